@@ -1,0 +1,95 @@
+"""Time mnist_mlp.py against the classic tutorial's pipeline, side by side, on the same data.
+
+Each round runs, as separate processes one after the other (the order alternating between rounds):
+  - tutorial_style.py: same network, batches of 10, a per-image ToTensor every epoch (the baseline);
+  - mnist_mlp.py with its defaults;
+  - `import torch, torchvision` alone: the fixed cost that both pay, for scale.
+For each it records the wall time of the whole process, its peak memory (the operating system's
+maximum resident set size for that process) and the test accuracy it printed. Ratios are taken
+within a round, so both sides of a ratio saw the same machine load; the table gives medians.
+
+    python benchmarks/compare_tutorial.py --data-dir ../shared/mnist --rounds 3
+"""
+
+import argparse
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+
+
+def run(command, env):
+    """Run a whole process; return (wall seconds, peak resident memory in MiB, its stdout)."""
+    start = time.perf_counter()
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    # Read the pipes before waiting, so that a chatty child cannot block on a full pipe.
+    stdout, stderr = process.stdout.read(), process.stderr.read()
+    _, status, usage = os.wait4(process.pid, 0)
+    seconds = time.perf_counter() - start
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode != 0:
+        sys.exit(f"{' '.join(command)} failed with exit status {process.returncode}:\n{stderr}")
+    return seconds, usage.ru_maxrss / 1024, stdout  # ru_maxrss is in KiB on Linux
+
+
+def accuracy(stdout):
+    match = re.search(r"Test accuracy: ([\d.]+)%", stdout)
+    return float(match.group(1)) if match else None
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data-dir", default=os.environ.get("MNIST_DATA", "data"))
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--device", default="cpu", help="device for mnist_mlp.py (the tutorial uses the CPU)")
+    args = parser.parse_args()
+    if not os.path.isdir(os.path.join(args.data_dir, "MNIST", "raw")):
+        sys.exit(f"no MNIST/raw/ in {args.data_dir}: pass --data-dir or set MNIST_DATA")
+
+    env = dict(os.environ, MPLBACKEND="Agg")  # never open a window
+    scratch = tempfile.mkdtemp(prefix="mnist_mlp_bench_")
+    commands = {
+        "tutorial-style (batch 10, ToTensor per image)": [
+            sys.executable, os.path.join(HERE, "tutorial_style.py"), "--data-dir", args.data_dir,
+            "--plot", os.path.join(scratch, "tutorial.png")],
+        "mnist_mlp.py (defaults)": [
+            sys.executable, os.path.join(ROOT, "mnist_mlp.py"), "--data-dir", args.data_dir,
+            "--device", args.device, "--plot", os.path.join(scratch, "mnist_mlp.png")],
+        "import torch, torchvision only": [sys.executable, "-c", "import torch, torchvision"],
+    }
+    names = list(commands)
+    results = {name: [] for name in names}
+    for round_number in range(args.rounds):
+        order = names if round_number % 2 == 0 else names[::-1]
+        for name in order:
+            seconds, peak, stdout = run(commands[name], env)
+            results[name].append((seconds, peak, accuracy(stdout)))
+            print(f"round {round_number + 1}: {name}: {seconds:.1f} s, {peak:.0f} MiB, "
+                  f"accuracy {accuracy(stdout)}", flush=True)
+
+    tutorial, ours = results[names[0]], results[names[1]]
+    speedups = [t[0] / o[0] for t, o in zip(tutorial, ours, strict=True)]
+    memory_ratios = [o[1] / t[1] for t, o in zip(tutorial, ours, strict=True)]
+    print(f"\n{args.rounds} rounds, medians; mnist_mlp.py on {args.device}\n")
+    print("| pipeline | wall time | peak memory | test accuracy |")
+    print("| --- | --- | --- | --- |")
+    for name in names:
+        runs = results[name]
+        accuracies = [a for _, _, a in runs if a is not None]
+        shown = f"{statistics.mean(accuracies):.2f}%" if accuracies else "-"
+        print(f"| {name} | {statistics.median(s for s, _, _ in runs):.1f} s "
+              f"| {statistics.median(p for _, p, _ in runs):.0f} MiB | {shown} |")
+    print(f"\nspeed-up of mnist_mlp.py, per round: {', '.join(f'{s:.1f}x' for s in speedups)}; "
+          f"median {statistics.median(speedups):.1f}x")
+    print(f"peak memory of mnist_mlp.py / tutorial-style, per round: "
+          f"{', '.join(f'{r:.2f}' for r in memory_ratios)}; median {statistics.median(memory_ratios):.2f}")
+
+
+if __name__ == "__main__":
+    main()

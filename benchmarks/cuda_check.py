@@ -1,0 +1,96 @@
+"""Check mnist_mlp.py's CUDA path on a machine with an NVIDIA GPU, and time it against the CPU.
+
+1. Trains two epochs in this process with torch.cuda.set_sync_debug_mode("warn"), which warns at
+   every operation that makes the CPU wait for the GPU, and counts them by source line. The
+   training loop should make none per batch: one per epoch (the loss it prints) is expected.
+2. Runs the whole default program, as separate processes, on CUDA and on the CPU, alternating,
+   and prints the medians of wall time and per-epoch time, the accuracy, and their ratio.
+
+    python benchmarks/cuda_check.py --data-dir ../shared/mnist --rounds 3
+"""
+
+import argparse
+import collections
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+
+def count_syncs(data_dir):
+    import torch
+
+    import mnist_mlp
+
+    sync_lines = collections.Counter()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        torch.cuda.set_sync_debug_mode("warn")
+        try:
+            mnist_mlp.main(["--data-dir", data_dir, "--device", "cuda", "--epochs", "2", "--no-plot"])
+        finally:
+            torch.cuda.set_sync_debug_mode("default")
+    for warning in caught:
+        if "synchroniz" in str(warning.message):
+            sync_lines[f"{os.path.basename(warning.filename)}:{warning.lineno}"] += 1
+    print("\nOperations that made the CPU wait for the GPU, by source line (2 epochs, 600 batches each):")
+    for line, count in sync_lines.most_common():
+        print(f"  {line}: {count}")
+    return sync_lines
+
+
+def timed_run(command):
+    start = time.perf_counter()
+    result = subprocess.run(command, capture_output=True, text=True, env=dict(os.environ, MPLBACKEND="Agg"))
+    seconds = time.perf_counter() - start
+    if result.returncode != 0:
+        sys.exit(f"{' '.join(command)} failed:\n{result.stderr}")
+    epoch_line = r"^Epoch \d+/\d+: loss [\d.]+ \(([\d.]+) s\)$"
+    epochs = [float(s) for s in re.findall(epoch_line, result.stdout, re.MULTILINE)]
+    accuracy = re.search(r"Test accuracy: ([\d.]+)%", result.stdout).group(1)
+    device = re.search(r"Using device: (\S+)", result.stdout).group(1)
+    return seconds, epochs, accuracy, device
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data-dir", default=os.environ.get("MNIST_DATA", "data"))
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+
+    import torch
+
+    if not torch.cuda.is_available():
+        sys.exit("no CUDA GPU here")
+    print(f"torch {torch.__version__}, GPU {torch.cuda.get_device_name()}")
+    count_syncs(args.data_dir)
+
+    plot = os.path.join(tempfile.mkdtemp(), "prediction.png")
+    script = os.path.join(ROOT, "mnist_mlp.py")
+    results = {"cuda": [], "cpu": []}
+    for round_number in range(args.rounds):
+        for device in (["cuda", "cpu"] if round_number % 2 == 0 else ["cpu", "cuda"]):
+            seconds, epochs, accuracy, used = timed_run(
+                [sys.executable, script, "--data-dir", args.data_dir, "--device", device, "--plot", plot])
+            assert used.startswith(device), used
+            results[device].append((seconds, statistics.median(epochs), accuracy))
+            print(f"round {round_number + 1}, {device}: {seconds:.2f} s whole run, epochs {epochs} s, "
+                  f"test accuracy {accuracy}%", flush=True)
+    print("\n| device | whole run (median) | one epoch (median) | test accuracy |")
+    print("| --- | --- | --- | --- |")
+    for device, runs in results.items():
+        print(f"| {device} | {statistics.median(r[0] for r in runs):.2f} s | "
+              f"{statistics.median(r[1] for r in runs):.2f} s | {', '.join(sorted({r[2] for r in runs}))}% |")
+    ratios = [cpu[0] / cuda[0] for cuda, cpu in zip(results["cuda"], results["cpu"], strict=True)]
+    print(f"whole run, cpu / cuda per round: {', '.join(f'{r:.2f}' for r in ratios)}")
+
+
+if __name__ == "__main__":
+    main()

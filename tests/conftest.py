@@ -1,0 +1,71 @@
+"""Shared test set-up: no windows, no downloads, and a small synthetic MNIST written as real IDX files."""
+
+import os
+import socket
+import sys
+
+os.environ.setdefault("MPLBACKEND", "Agg")  # before matplotlib is imported: never open a window
+
+import numpy as np
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+SCRIPT = os.path.join(ROOT, "mnist_mlp.py")
+REAL_MNIST = os.environ.get("MNIST_DATA")
+has_real_mnist = REAL_MNIST is not None and os.path.isdir(os.path.join(REAL_MNIST, "MNIST", "raw"))
+needs_real_mnist = pytest.mark.skipif(not has_real_mnist, reason="set MNIST_DATA to a folder with MNIST/raw/")
+
+
+def write_idx(path, array):
+    """Write a uint8 array as an IDX file, the format MNIST ships in (big-endian header, then bytes)."""
+    array = np.ascontiguousarray(array, dtype=np.uint8)
+    with open(path, "wb") as file:
+        file.write((0x0800 + array.ndim).to_bytes(4, "big"))
+        for size in array.shape:
+            file.write(size.to_bytes(4, "big"))
+        file.write(array.tobytes())
+
+
+def synthetic_digits(count, seed):
+    """`count` 28x28 images in 10 classes: each class a fixed random stroke pattern, plus noise."""
+    templates = (np.random.default_rng(1234).random((10, 28, 28)) < 0.15) * 200.0
+    rng = np.random.default_rng(seed)
+    labels = np.arange(count) % 10
+    rng.shuffle(labels)
+    images = templates[labels] * rng.uniform(0.6, 1.2, (count, 1, 1)) + rng.normal(0, 30, (count, 28, 28))
+    return images.clip(0, 255).astype(np.uint8), labels.astype(np.uint8)
+
+
+def write_mnist(root, train_count=600, test_count=200):
+    """A complete MNIST folder (root/MNIST/raw/, four IDX files) that torchvision reads as MNIST."""
+    raw = os.path.join(root, "MNIST", "raw")
+    os.makedirs(raw, exist_ok=True)
+    for prefix, count, seed in (("train", train_count, 1), ("t10k", test_count, 2)):
+        images, labels = synthetic_digits(count, seed)
+        write_idx(os.path.join(raw, f"{prefix}-images-idx3-ubyte"), images)
+        write_idx(os.path.join(raw, f"{prefix}-labels-idx1-ubyte"), labels)
+    return str(root)
+
+
+@pytest.fixture(scope="session")
+def synthetic_mnist(tmp_path_factory):
+    return write_mnist(tmp_path_factory.mktemp("synthetic_mnist"))
+
+
+@pytest.fixture(scope="session")
+def closed_port_url():
+    """A URL on this machine where nothing listens: a bound socket that never accepts."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    yield f"http://127.0.0.1:{sock.getsockname()[1]}/"
+    sock.close()
+
+
+@pytest.fixture(autouse=True)
+def no_downloads(monkeypatch, closed_port_url):
+    """Point torchvision's MNIST mirrors at a closed local port: no test can reach the internet."""
+    from torchvision import datasets
+
+    monkeypatch.setattr(datasets.MNIST, "mirrors", [closed_port_url])

@@ -1,0 +1,208 @@
+"""Tests of the trainer: the network, device choice, the data path end to end, and clean errors."""
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+
+import pytest
+import torch
+from conftest import REAL_MNIST, SCRIPT, needs_real_mnist, write_idx, write_mnist
+from PIL import Image
+
+import mnist_mlp
+
+ACCURACY_LINE = re.compile(r"^Test accuracy: (\d+\.\d\d)% \((\d+)/(\d+)\)$", re.MULTILINE)
+
+
+def accuracy_of(output):
+    match = ACCURACY_LINE.search(output)
+    assert match, f"no accuracy line in:\n{output}"
+    percent, correct, total = float(match.group(1)), int(match.group(2)), int(match.group(3))
+    assert percent == pytest.approx(100 * correct / total, abs=0.005)
+    return percent
+
+
+def error_of(excinfo):
+    """The message of a clean exit through mnist_mlp.fail()."""
+    assert isinstance(excinfo.value.code, str), excinfo.value.code
+    return excinfo.value.code
+
+
+def run_script(*args, closed_port_url):
+    """Run mnist_mlp.py as a user would, in a fresh process whose downloads go to a closed port."""
+    code = ("import runpy, sys; from torchvision import datasets; "
+            f"datasets.MNIST.mirrors = [{closed_port_url!r}]; "
+            f"sys.argv = [{SCRIPT!r}] + sys.argv[1:]; runpy.run_path({SCRIPT!r}, run_name='__main__')")
+    env = dict(os.environ, MPLBACKEND="Agg")
+    return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, env=env,
+                          timeout=300)
+
+
+# --- the network ----------------------------------------------------------------------------------
+
+def test_network_is_784_86_86_10():
+    layers = [m for m in mnist_mlp.Net().modules() if isinstance(m, torch.nn.Linear)]
+    assert [(layer.in_features, layer.out_features) for layer in layers] == [(784, 86), (86, 86), (86, 10)]
+
+
+@pytest.mark.parametrize("shape", [(5, 1, 28, 28), (5, 28, 28), (5, 784)])
+def test_network_outputs_log_probabilities(shape):
+    log_probs = mnist_mlp.Net()(torch.randn(shape))
+    assert log_probs.shape == (5, 10)
+    assert (log_probs <= 0).all()
+    assert torch.allclose(log_probs.exp().sum(dim=1), torch.ones(5), atol=1e-5)
+
+
+def test_importing_runs_nothing():
+    result = subprocess.run([sys.executable, "-c", "import mnist_mlp"], cwd=os.path.dirname(SCRIPT),
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0 and result.stdout == ""
+
+
+# --- settings and devices -------------------------------------------------------------------------
+
+@pytest.mark.parametrize("flag", [["--epochs", "0"], ["--batch-size", "-3"], ["--subset", "0"],
+                                  ["--lr", "0"], ["--device", "tpu"], ["--epochs", "two"]])
+def test_bad_flags_are_argparse_errors(flag, capsys):
+    with pytest.raises(SystemExit) as excinfo:
+        mnist_mlp.parse_args(flag)
+    assert excinfo.value.code == 2
+    assert flag[0] in capsys.readouterr().err
+
+
+def test_data_dir_defaults_to_mnist_data_variable(monkeypatch):
+    monkeypatch.setenv("MNIST_DATA", "/somewhere/mnist")
+    assert mnist_mlp.parse_args([]).data_dir == "/somewhere/mnist"
+    monkeypatch.delenv("MNIST_DATA")
+    assert mnist_mlp.parse_args([]).data_dir == "data"
+
+
+@pytest.mark.parametrize("cuda, mps, expected",
+                         [(True, True, "cuda"), (False, True, "mps"), (False, False, "cpu")])
+def test_auto_device_prefers_cuda_then_mps(monkeypatch, cuda, mps, expected):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: mps)
+    assert mnist_mlp.pick_device("auto").type == expected
+    assert mnist_mlp.pick_device("cpu").type == "cpu"
+
+
+@pytest.mark.parametrize("name", ["cuda", "mps"])
+def test_unavailable_device_is_a_clean_error(monkeypatch, name):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+    with pytest.raises(SystemExit) as excinfo:
+        mnist_mlp.pick_device(name)
+    assert f"--device {name}" in error_of(excinfo)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
+def test_unavailable_device_from_the_command_line(closed_port_url):
+    result = run_script("--device", "cuda", closed_port_url=closed_port_url)
+    assert result.returncode == 1
+    assert "--device cuda" in result.stderr and "Traceback" not in result.stderr
+
+
+# --- end to end on synthetic data -----------------------------------------------------------------
+
+def test_smoke_learns_synthetic_digits(synthetic_mnist, tmp_path, capsys):
+    plot = tmp_path / "digit.png"
+    mnist_mlp.main(["--data-dir", synthetic_mnist, "--subset", "500", "--device", "cpu", "--plot", str(plot)])
+    output = capsys.readouterr().out
+    assert "Using device: cpu" in output
+    assert "Training on 500 images" in output
+    assert len(re.findall(r"^Epoch \d/3: loss \d+\.\d+ \(\d+\.\d s\)$", output, re.MULTILINE)) == 3
+    assert accuracy_of(output) >= 80  # ten classes: chance is 10%
+    with Image.open(plot) as picture:
+        assert picture.format == "PNG" and picture.width > 100 and picture.height > 100
+
+
+def test_same_seed_same_accuracy(synthetic_mnist, capsys):
+    results = []
+    for seed in (7, 7, 8):
+        mnist_mlp.main(["--data-dir", synthetic_mnist, "--device", "cpu", "--epochs", "1",
+                        "--seed", str(seed), "--no-plot"])
+        results.append(capsys.readouterr().out.split("Epoch 1/1: loss ")[1].split()[0])
+    assert results[0] == results[1] != results[2]  # the seed decides the loss, to the last digit
+
+
+def test_no_plot_writes_no_picture(synthetic_mnist, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    mnist_mlp.main(["--data-dir", synthetic_mnist, "--epochs", "1", "--no-plot"])
+    assert os.listdir(tmp_path) == []
+
+
+# --- data problems --------------------------------------------------------------------------------
+
+def test_no_data_and_no_download_says_where_files_go(tmp_path, closed_port_url):
+    result = run_script("--data-dir", str(tmp_path / "empty"), closed_port_url=closed_port_url)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    message = result.stderr.strip()
+    assert message.count("\n") == 0, message  # one message, on one line
+    assert os.path.join(str(tmp_path / "empty"), "MNIST", "raw") in message
+    assert "--data-dir" in message and "MNIST_DATA" in message and "train-images-idx3-ubyte" in message
+
+
+def corrupted_copy(synthetic_mnist, tmp_path, name, damage):
+    root = tmp_path / "mnist"
+    shutil.copytree(synthetic_mnist, root)
+    path = root / "MNIST" / "raw" / name
+    data = bytearray(path.read_bytes())
+    path.write_bytes(damage(data))
+    return str(root), str(path)
+
+
+@pytest.mark.parametrize("name, damage", [
+    ("train-images-idx3-ubyte", lambda data: data[: len(data) // 2]),  # truncated
+    ("t10k-labels-idx1-ubyte", lambda data: data[:-1]),  # one byte short
+    ("train-labels-idx1-ubyte", lambda data: data[:6]),  # shorter than its header
+    ("t10k-images-idx3-ubyte", lambda data: b"<html>not found</html>" + data),  # not IDX at all
+    ("train-labels-idx1-ubyte", lambda data: data[:8] + bytes([42]) + data[9:]),  # a label that is no digit
+])
+def test_corrupt_file_is_named(synthetic_mnist, tmp_path, name, damage):
+    data_dir, path = corrupted_copy(synthetic_mnist, tmp_path, name, damage)
+    with pytest.raises(SystemExit) as excinfo:
+        mnist_mlp.main(["--data-dir", data_dir, "--no-plot"])
+    assert path in error_of(excinfo)
+
+
+def test_labels_that_do_not_match_images(synthetic_mnist, tmp_path):
+    root = tmp_path / "mnist"
+    shutil.copytree(synthetic_mnist, root)
+    raw = root / "MNIST" / "raw"
+    shutil.copy(raw / "t10k-labels-idx1-ubyte", raw / "train-labels-idx1-ubyte")  # 200 labels, 600 images
+    with pytest.raises(SystemExit) as excinfo:
+        mnist_mlp.main(["--data-dir", str(root), "--no-plot"])
+    assert "train-labels-idx1-ubyte" in error_of(excinfo) and "200 labels for 600 images" in error_of(excinfo)
+
+
+def test_corrupt_file_from_the_command_line(synthetic_mnist, tmp_path, closed_port_url):
+    data_dir, path = corrupted_copy(synthetic_mnist, tmp_path, "train-images-idx3-ubyte", lambda d: d[:1000])
+    result = run_script("--data-dir", data_dir, closed_port_url=closed_port_url)
+    assert result.returncode == 1
+    assert path in result.stderr and "Traceback" not in result.stderr
+
+
+def test_written_idx_files_read_back_through_torchvision(tmp_path):
+    from torchvision import datasets
+
+    images = torch.arange(3 * 28 * 28, dtype=torch.int64).remainder(256).to(torch.uint8).view(3, 28, 28)
+    root = write_mnist(tmp_path, train_count=20, test_count=10)
+    write_idx(os.path.join(root, "MNIST", "raw", "t10k-images-idx3-ubyte"), images.numpy())
+    write_idx(os.path.join(root, "MNIST", "raw", "t10k-labels-idx1-ubyte"), [3, 1, 4])
+    test_set = datasets.MNIST(root, train=False)
+    assert torch.equal(test_set.data, images) and test_set.targets.tolist() == [3, 1, 4]
+
+
+# --- real MNIST, when MNIST_DATA points at it -----------------------------------------------------
+
+@needs_real_mnist
+def test_real_mnist_one_epoch_on_10000_images(capsys):
+    mnist_mlp.main(["--data-dir", REAL_MNIST, "--subset", "10000", "--epochs", "1", "--device", "cpu",
+                    "--no-plot"])
+    output = capsys.readouterr().out
+    assert "Training on 10,000 images" in output
+    assert accuracy_of(output) >= 90
+    assert "(" in output and "/10000)" in output
