@@ -3,7 +3,9 @@
 1. Trains two epochs in this process with torch.cuda.set_sync_debug_mode("warn"), which warns at
    every operation that makes the CPU wait for the GPU, and counts them by source line. The
    training loop should make none per batch: one per epoch (the loss it prints) is expected.
-2. Runs the whole default program, as separate processes, on CUDA and on the CPU, alternating,
+2. Times an epoch's worth of bare training steps on one fixed batch (no data loading, no
+   schedule): the floor that Python and kernel launches set for this network on this machine.
+3. Runs the whole default program, as separate processes, on CUDA and on the CPU, alternating,
    and prints the medians of wall time and per-epoch time, the accuracy, and their ratio.
 
     python benchmarks/cuda_check.py --data-dir ../shared/mnist --rounds 3
@@ -40,10 +42,33 @@ def count_syncs(data_dir):
     for warning in caught:
         if "synchroniz" in str(warning.message):
             sync_lines[f"{os.path.basename(warning.filename)}:{warning.lineno}"] += 1
-    print("\nOperations that made the CPU wait for the GPU, by source line (2 epochs, 600 batches each):")
+    print("\nOperations that made the CPU wait for the GPU, by source line (2 epochs of 469 batches):")
     for line, count in sync_lines.most_common():
         print(f"  {line}: {count}")
     return sync_lines
+
+
+def time_bare_steps(steps, batch_size=128):
+    import torch
+
+    import mnist_mlp
+
+    model = mnist_mlp.Net().cuda()
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, fused=True)
+    images = torch.randn(batch_size, 1, 28, 28, device="cuda")
+    labels = torch.randint(0, 10, (batch_size,), device="cuda")
+    times = []
+    for _ in range(3):
+        torch.cuda.synchronize()
+        start = time.perf_counter()
+        for _ in range(steps):
+            optimizer.zero_grad()
+            mnist_mlp.loss_function(model(images), labels).backward()
+            optimizer.step()
+        torch.cuda.synchronize()
+        times.append(time.perf_counter() - start)
+    print(f"\n{steps} bare training steps on one batch of {batch_size}: "
+          f"{', '.join(f'{t:.2f}' for t in times)} s (the first includes warm-up)")
 
 
 def timed_run(command):
@@ -71,6 +96,7 @@ def main():
         sys.exit("no CUDA GPU here")
     print(f"torch {torch.__version__}, GPU {torch.cuda.get_device_name()}")
     count_syncs(args.data_dir)
+    time_bare_steps(steps=469)  # one epoch of 60,000 images in batches of 128
 
     plot = os.path.join(tempfile.mkdtemp(), "prediction.png")
     script = os.path.join(ROOT, "mnist_mlp.py")
