@@ -186,16 +186,18 @@ def test_ink_colour_paper_and_transparency_do_not_matter(tmp_path):
 # --- your own handwriting, simulated with real MNIST test digits ----------------------------------
 
 def user_picture(digit, index, folder):
-    """An MNIST digit as a person might photograph or draw it: dark ink on a big white page,
-    scaled up, away from the centre, saved as grey PNG, colour PNG or JPEG."""
+    """An MNIST digit as a person might photograph or draw it: dark ink on a white page of at
+    least 200x200, scaled up 5 to 9 times, away from the centre, saved as grey PNG, colour PNG
+    (blue ink on cream paper, with noise) or colour JPEG."""
     rng = np.random.default_rng(index)
     ink = Image.fromarray(digit.numpy())
     ink = ink.crop(ink.getbbox())
     scale = rng.uniform(5, 9)
     ink = ink.resize((round(ink.width * scale), round(ink.height * scale)), Image.BICUBIC)
     margin_x, margin_y = (int(m) for m in rng.integers(60, 200, size=2))
-    page = Image.new("L", (ink.width + margin_x, ink.height + margin_y), 0)
-    page.paste(ink, (int(rng.integers(0, margin_x)), int(rng.integers(0, margin_y))))
+    page = Image.new("L", (max(200, ink.width + margin_x), max(200, ink.height + margin_y)), 0)
+    corner = rng.integers(0, (page.width - ink.width + 1, page.height - ink.height + 1))
+    page.paste(ink, (int(corner[0]), int(corner[1])))
     darkness = np.asarray(page, dtype=np.float32) / 255  # 1 where the ink is
     if index % 3 == 0:
         path, picture = folder / f"user{index}.png", Image.fromarray((255 * (1 - darkness)).astype(np.uint8))
