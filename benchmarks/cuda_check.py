@@ -13,6 +13,7 @@
 
 import argparse
 import collections
+import math
 import os
 import re
 import statistics
@@ -42,13 +43,13 @@ def count_syncs(data_dir):
     for warning in caught:
         if "synchroniz" in str(warning.message):
             sync_lines[f"{os.path.basename(warning.filename)}:{warning.lineno}"] += 1
-    print("\nOperations that made the CPU wait for the GPU, by source line (2 epochs of 469 batches):")
+    print("\nOperations that made the CPU wait for the GPU, by source line (2 epochs):")
     for line, count in sync_lines.most_common():
         print(f"  {line}: {count}")
     return sync_lines
 
 
-def time_bare_steps(steps, batch_size=128):
+def time_bare_steps(steps, batch_size):
     import torch
 
     import mnist_mlp
@@ -92,11 +93,14 @@ def main():
 
     import torch
 
+    import mnist_mlp
+
     if not torch.cuda.is_available():
         sys.exit("no CUDA GPU here")
     print(f"torch {torch.__version__}, GPU {torch.cuda.get_device_name()}")
     count_syncs(args.data_dir)
-    time_bare_steps(steps=469)  # one epoch of 60,000 images in batches of 128
+    batch_size = mnist_mlp.parse_args([]).batch_size  # the default, as a plain run uses it
+    time_bare_steps(steps=math.ceil(60_000 / batch_size), batch_size=batch_size)  # one epoch's worth
 
     plot = os.path.join(tempfile.mkdtemp(), "prediction.png")
     script = os.path.join(ROOT, "mnist_mlp.py")
