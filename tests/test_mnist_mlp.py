@@ -14,6 +14,8 @@ from PIL import Image
 import mnist_mlp
 
 ACCURACY_LINE = re.compile(r"^Test accuracy: (\d+\.\d\d)% \((\d+)/(\d+)\)$", re.MULTILINE)
+EPOCH_LINE = re.compile(r"^Epoch (\d+)/(\d+): loss (\d+\.\d{4}), training accuracy (\d+\.\d\d)% \(\d+\.\d s\)$",
+                        re.MULTILINE)
 
 
 def accuracy_of(output):
@@ -112,8 +114,14 @@ def test_smoke_learns_synthetic_digits(synthetic_mnist, tmp_path, capsys):
     output = capsys.readouterr().out
     assert "Using device: cpu" in output
     assert "Training on 500 images" in output
-    assert len(re.findall(r"^Epoch \d/3: loss \d+\.\d+ \(\d+\.\d s\)$", output, re.MULTILINE)) == 3
-    assert accuracy_of(output) >= 80  # ten classes: chance is 10%
+    epochs = EPOCH_LINE.findall(output)
+    assert [(epoch, of) for epoch, of, _, _ in epochs] == [("1", "3"), ("2", "3"), ("3", "3")]
+    # Training accuracy is counted while the network learns (only 4 steps an epoch here), so it
+    # trails the test accuracy, but it must climb well above chance (10%).
+    training_accuracies = [float(accuracy) for _, _, _, accuracy in epochs]
+    assert training_accuracies[0] < training_accuracies[-1] and training_accuracies[-1] >= 40
+    assert accuracy_of(output) >= 80
+    assert "stuck at chance" not in output
     with Image.open(plot) as picture:
         assert picture.format == "PNG" and picture.width > 100 and picture.height > 100
 
@@ -209,3 +217,134 @@ def test_real_mnist_one_epoch_on_10000_images(capsys):
     assert "Training on 10,000 images" in output
     assert accuracy_of(output) >= 90
     assert "(" in output and "/10000)" in output
+
+
+# --- when training goes wrong ---------------------------------------------------------------------
+
+def test_a_learning_rate_that_blows_up_stops_with_a_hint(synthetic_mnist, closed_port_url):
+    result = run_script("--data-dir", synthetic_mnist, "--lr", "1e6", "--no-plot", closed_port_url=closed_port_url)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    message = result.stderr.strip()
+    assert message.count("\n") == 0, message
+    assert "blew up" in message and "--lr 1e+06" in message and "too high" in message
+    assert f"the default is {mnist_mlp.LEARNING_RATE:g}" in message
+    assert "Test accuracy" not in result.stdout  # it stopped after the first epoch
+    assert len(EPOCH_LINE.findall(result.stdout)) == 1
+
+
+@pytest.mark.parametrize("loss", [float("nan"), float("inf"), 1e20, 24.0])
+def test_a_loss_far_above_guessing_is_a_blow_up(loss):
+    args = mnist_mlp.parse_args(["--lr", "3"])
+    with pytest.raises(SystemExit) as excinfo:
+        mnist_mlp.check_training(loss, 0.1, 1, 469, args)
+    assert "--lr 3" in error_of(excinfo) and "epoch 1" in error_of(excinfo)
+
+
+def test_training_stuck_at_chance_says_so_once_at_the_end(capsys):
+    args = mnist_mlp.parse_args(["--lr", "0.3"])
+    mnist_mlp.check_training(2.31, 0.11, 1, 469, args)  # not the last epoch: nothing yet
+    mnist_mlp.check_training(2.30, 0.11, 3, 469, args)
+    mnist_mlp.check_training(2.30, 0.11, 3, 20, args)  # 60 steps in all: too few to judge
+    mnist_mlp.check_training(0.40, 0.97, 3, 469, args)  # learned fine
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 1
+    assert "stuck at chance" in lines[0] and "11.0%" in lines[0] and "--lr 0.3" in lines[0]
+    assert f"the default is {mnist_mlp.LEARNING_RATE:g}" in lines[0]
+
+
+# --- the picture ----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("plot, problem", [("out.xyz", "must end in one of"), ("prediction", "must end in one of"),
+                                           ("no-such-folder/out.png", "no-such-folder to save")])
+def test_a_bad_plot_path_is_refused_before_training(synthetic_mnist, tmp_path, closed_port_url, plot, problem):
+    result = run_script("--data-dir", synthetic_mnist, "--plot", str(tmp_path / plot),
+                        closed_port_url=closed_port_url)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr and "Training on" not in result.stdout
+    assert "--plot" in result.stderr and problem in result.stderr
+    if "must end" in problem:
+        assert ".png" in result.stderr and ".pdf" in result.stderr
+
+
+def test_a_bad_plot_path_does_not_matter_with_no_plot():
+    assert mnist_mlp.parse_args(["--plot", "out.xyz", "--no-plot"]).no_plot
+
+
+@pytest.mark.parametrize("name, signature", [("digit.pdf", b"%PDF"), ("digit.svg", b"<?xml"),
+                                             ("digit.JPG", b"\xff\xd8\xff")])
+def test_the_plot_is_saved_in_the_format_its_name_asks_for(synthetic_mnist, tmp_path, capsys, name, signature):
+    mnist_mlp.main(["--data-dir", synthetic_mnist, "--epochs", "1", "--plot", str(tmp_path / name)])
+    assert (tmp_path / name).read_bytes().startswith(signature)
+
+
+@pytest.mark.parametrize("backend, shown, told_to_close", [
+    ("agg", False, False),  # a server or CI: save only
+    ("module://matplotlib_inline.backend_inline", True, False),  # Jupyter: inline, no window to close
+    ("tkagg", True, True),  # a desktop window
+])
+def test_the_picture_is_shown_where_it_can_be(monkeypatch, tmp_path, capsys, backend, shown, told_to_close):
+    import matplotlib.pyplot as plt
+
+    shows = []
+    monkeypatch.setattr(plt, "get_backend", lambda: backend)
+    monkeypatch.setattr(plt, "show", lambda: shows.append(True))
+    mnist_mlp.plot_prediction(torch.zeros(1, 1, 28, 28), torch.full((10,), 0.1), "title", str(tmp_path / "p.png"))
+    assert bool(shows) == shown
+    assert ("Close the window" in capsys.readouterr().out) == told_to_close
+    assert plt.get_fignums() == []  # the figure is closed afterwards
+
+
+# --- notebooks ------------------------------------------------------------------------------------
+
+def run_in_kernel(source, argv, cwd, data_dir, closed_port_url):
+    """Run `source` the way a Jupyter kernel runs a cell: no __file__, and the kernel's own sys.argv."""
+    code = ("import sys; from torchvision import datasets; "
+            f"datasets.MNIST.mirrors = [{closed_port_url!r}]; sys.argv = {argv!r}; "
+            "source = sys.stdin.read(); "
+            "exec(compile(source, '<cell>', 'exec'), {'__name__': '__main__'})")
+    env = dict(os.environ, MPLBACKEND="Agg", MNIST_DATA=data_dir)
+    return subprocess.run([sys.executable, "-c", code], input=source, capture_output=True, text=True,
+                          env=env, cwd=cwd, timeout=300)
+
+
+def test_the_whole_file_pasted_into_a_notebook_cell_runs_with_the_defaults(synthetic_mnist, tmp_path,
+                                                                            closed_port_url):
+    with open(SCRIPT) as file:
+        source = file.read()
+    kernel_argv = ["/usr/lib/python3/site-packages/ipykernel_launcher.py", "-f",
+                   "/root/.local/share/jupyter/runtime/kernel-1234.json"]
+    result = run_in_kernel(source, kernel_argv, tmp_path, synthetic_mnist, closed_port_url)
+    assert result.returncode == 0, result.stderr
+    assert len(EPOCH_LINE.findall(result.stdout)) == mnist_mlp.EPOCHS
+    assert accuracy_of(result.stdout) >= 80
+    assert (tmp_path / "prediction.png").exists()
+
+
+def test_run_magic_passes_flags(synthetic_mnist, tmp_path, closed_port_url):
+    # `%run mnist_mlp.py --epochs 1` runs the file with __file__ set and sys.argv = [file, flags...].
+    result = run_script("--data-dir", synthetic_mnist, "--epochs", "1", "--no-plot",
+                        closed_port_url=closed_port_url)
+    assert result.returncode == 0, result.stderr
+    assert [epoch[:2] for epoch in EPOCH_LINE.findall(result.stdout)] == [("1", "1")]
+
+
+# --- the file reads as a lesson -------------------------------------------------------------------
+
+def test_the_lesson_comes_first_in_notebook_cells():
+    with open(SCRIPT) as file:
+        lines = file.read().splitlines()
+    cells = [(number, line[5:]) for number, line in enumerate(lines, start=1) if line.startswith("# %% ")]
+    titles = [title for _, title in cells]
+    lesson = ["Imports", "Settings", "Data", "The network", "Training", "Testing", "Showing a digit", "main()"]
+    assert [next(t for t in titles if t.startswith(word)) for word in lesson] == \
+        [t for t in titles if not t.startswith("Behind")][:len(lesson)]
+    behind = next(number for number, title in cells if title.startswith("Behind the scenes"))
+    first_line = {name: next(n for n, line in enumerate(lines, start=1) if line.startswith(name))
+                  for name in ("class Net", "def train(", "def main(")}
+    assert first_line["class Net"] < 100
+    assert first_line["def train("] < first_line["def main("] < behind <= 251
+    epoch_loop = next(n for n, line in enumerate(lines, start=1) if "for epoch in range" in line)
+    assert epoch_loop < 230
+    for number, line in enumerate(lines[:behind], start=1):  # no timings of a machine in the lesson
+        assert not re.search(r"\d s\b|\d seconds|\d-core", line), f"line {number}: {line}"
