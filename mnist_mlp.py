@@ -9,8 +9,8 @@ prints how many it got right (about 98%) and saves prediction.png: one of them, 
     python mnist_mlp.py --data-dir ~/mnist  # offline: a folder that holds MNIST/raw/
     python mnist_mlp.py --help              # every setting, and how to read your own digits
 
-It takes seconds on a laptop CPU. README.md has the measured figures, and how to run this in a
-notebook. The lesson comes first; after main() comes the plumbing, which a first read can skip.
+It needs no GPU: on a CPU it trains in seconds. README.md has the measured figures, and how to
+run this in a notebook. The lesson comes first; after main() comes the plumbing, which a first read can skip.
 """
 
 # %% Imports
@@ -22,13 +22,13 @@ import torch.nn as nn  # building blocks of neural networks, such as fully conne
 import torch.nn.functional as F  # functions without weights: relu, log_softmax, nll_loss
 from torch.utils.data import BatchSampler, DataLoader, RandomSampler, TensorDataset  # batches
 
-# %% Settings: each can be changed with a flag, e.g. `python mnist_mlp.py --epochs 5`
-EPOCHS = 3  # passes over the training pictures
+# %% Settings: the first four can be changed with flags, e.g. `python mnist_mlp.py --epochs 5`
+EPOCHS = 3  # how many times the network studies each training picture
 BATCH_SIZE = 128  # pictures per step of learning
-LEARNING_RATE = 8e-3  # the largest step size; the schedule in main() rises to it, then falls
+LEARNING_RATE = 8e-3  # how far one step may move the weights, at most
 SEED = 0  # the same seed gives the same result, run after run
 HIDDEN_UNITS = 86  # neurons in each hidden layer: an arbitrary choice, small and enough here
-LABEL_SMOOTHING = 0.05  # see train()
+LABEL_SMOOTHING = 0.05  # how much less than 100% sure we ask the network to be (see train())
 
 # %% Data
 # MNIST's pixels have mean 0.1307 and standard deviation 0.3081 (on a 0-1 scale, over the training
@@ -53,21 +53,23 @@ def make_loaders(data_dir, batch_size, subset, device):
     # we use it as it is. (The classic tutorial's transform rebuilds each picture as a PIL image and
     # converts it back, every epoch: most of its run time.) unsqueeze(1) adds the one grey colour
     # channel that image tensors have: [N, 1, 28, 28].
+    # [:subset]: the first --subset pictures only, for quick runs; [:None] is all of them.
     train_set = TensorDataset(train_set.data[:subset].unsqueeze(1), train_set.targets[:subset])
     test_set = TensorDataset(test_set.data.unsqueeze(1), test_set.targets)
     # A batch is a handful of pictures learned from together: steadier than one at a time, and far
     # lighter than all 60,000 at once. Dealt in a new random order every epoch, every batch is a fair
     # mix of digits; in a fixed order (all the 0s, then all the 1s) the network would keep unlearning
     # one digit while it learned the next. The usual way to ask for this is DataLoader(train_set,
-    # batch_size=128, shuffle=True), which looks the pictures up one by one. A BatchSampler around
-    # the same RandomSampler deals a whole batch of positions at once, and TensorDataset looks them
-    # all up in one indexing: several times faster. (batch_size=None: the batches come ready-made.)
-    batches = BatchSampler(RandomSampler(train_set), batch_size, drop_last=False)
+    # batch_size=128, shuffle=True), which fetches the pictures one by one and stacks them. Here a
+    # BatchSampler deals out whole batches of shuffled positions, and TensorDataset fetches each
+    # batch in one indexing: the same batches, several times faster. (batch_size=None tells the
+    # DataLoader that the batches come ready-made.)
+    shuffled_batches = BatchSampler(RandomSampler(train_set), batch_size, drop_last=False)
     # pin_memory: on a GPU, batches in page-locked memory can be copied while the GPU computes.
     pin_memory = device.type == "cuda"
-    train_loader = DataLoader(train_set, sampler=batches, batch_size=None, pin_memory=pin_memory)
-    # The test pictures are only counted, so their order does not matter and batches can be large.
-    test_loader = DataLoader(test_set, batch_size=1000, pin_memory=pin_memory)
+    train_loader = DataLoader(train_set, sampler=shuffled_batches, batch_size=None, pin_memory=pin_memory)
+    # The test pictures are only counted, so their order does not matter: no shuffling.
+    test_loader = DataLoader(test_set, batch_size=batch_size, pin_memory=pin_memory)
     return train_loader, test_loader
 
 
@@ -101,30 +103,31 @@ class Net(nn.Module):
 # %% Training
 def train(model, device, train_loader, optimizer, scheduler, epoch, epochs):
     """One epoch: one pass over every training picture, one small step of learning per batch."""
-    model.train()  # training mode: matters for layers such as dropout; a good habit everywhere
+    model.train()  # training mode: changes nothing in this network, but would switch dropout on
     start = time.perf_counter()
-    # The totals become tensors on the device at the first +=, and are read only once, at the end:
-    # reading them (.item()) after every batch would make the CPU wait for a GPU at every step.
+    # The totals become tensors at the first +=, and are read only once, at the end: reading them
+    # (.item()) after every batch would make the CPU wait for a GPU at every step.
     loss_sum, correct = 0, 0
     for images, labels in progress_bar(train_loader, epoch, epochs):
-        # To the GPU, if there is one; non_blocking: the CPU does not wait for the copy to finish.
+        # To the GPU, if there is one (on the CPU, .to() does nothing). non_blocking: from pinned
+        # memory, the CPU need not wait for the copy to finish.
         images, labels = images.to(device, non_blocking=True), labels.to(device, non_blocking=True)
-        # Move the whole batch by at most one pixel up or down and left or right (-1, 0 or +1 each;
-        # MNIST's digits have an empty border, so nothing is cut off). The network then cannot count
-        # on a stroke being at one exact pixel, and reads new handwriting better.
+        # Move the whole batch by -1, 0 or +1 pixels down and right (roll wraps around, but MNIST's
+        # digits have an empty border, so no ink comes round the edge). The network then cannot
+        # count on a stroke being at one exact pixel, and reads new handwriting better.
         shift = torch.randint(-1, 2, (2,)).tolist()
         images = normalise(images.roll(shift, dims=(2, 3)))
         optimizer.zero_grad()  # gradients add up in each weight's .grad: clear the last batch's
         output = model(images)
         # nll_loss ("negative log-likelihood") is the mean of -log(probability of the right digit):
-        # low when the network is sure of the right answer. Label smoothing then mixes in a little
-        # of the mean -log(probability) over all ten digits, which asks for 95% confidence rather
-        # than 100%, so the network stops pushing on pictures it already gets right.
+        # low when the network is sure of the right answer. Label smoothing mixes in a little of
+        # -output.mean(), the mean -log(probability) of all ten digits: that asks for about 95%
+        # confidence, not 100%, so the network stops pushing on pictures it already gets right.
         loss = (1 - LABEL_SMOOTHING) * F.nll_loss(output, labels) - LABEL_SMOOTHING * output.mean()
         loss.backward()  # backpropagation: how much each weight contributed to the loss
         optimizer.step()  # Adam nudges every weight a little in the direction that lowers the loss
         scheduler.step()  # and the learning rate moves one step along its schedule
-        loss_sum += loss.detach()
+        loss_sum += loss.detach()  # detach: just the number, not the record of how it was computed
         correct += (output.argmax(dim=1) == labels).sum()  # the most probable digit is its answer
     train_loss = float(loss_sum) / len(train_loader)  # the mean over this epoch's batches
     train_accuracy = float(correct) / len(train_loader.dataset)
@@ -136,27 +139,27 @@ def train(model, device, train_loader, optimizer, scheduler, epoch, epochs):
 # %% Testing
 def test(model, device, test_loader):
     """Accuracy on the test pictures, and the mistakes the network makes most often."""
-    model.eval()  # evaluation mode, the counterpart of model.train()
+    model.eval()  # evaluation mode, the habit before testing (it would switch dropout off)
+    # A confusion matrix counts how often each true digit was read as each digit. It is kept flat,
+    # 100 counters, so that a batch adds to it in one index_add_ (bincount would make a GPU wait).
     confusion = torch.zeros(10 * 10, dtype=torch.long, device=device)
     with torch.no_grad():  # no learning here: skip the bookkeeping that backward() would need
         for images, labels in test_loader:
             images, labels = images.to(device, non_blocking=True), labels.to(device, non_blocking=True)
-            predictions = model(normalise(images)).argmax(dim=1)
-            # Count each (true, predicted) pair. index_add_ rather than bincount, which would make
-            # the CPU wait for a GPU to find the largest value before it could size its output.
+            predictions = model(normalise(images)).argmax(dim=1)  # the most probable digit
             confusion.index_add_(0, labels * 10 + predictions, torch.ones_like(labels))
-    confusion = confusion.view(10, 10).cpu()  # confusion[true digit, predicted digit]
-    correct, total = int(confusion.trace()), int(confusion.sum())
+    confusion = confusion.view(10, 10).cpu()  # confusion[true digit, digit read]
+    correct, total = int(confusion.trace()), int(confusion.sum())  # trace: the diagonal, all right
     print(f"Test accuracy: {100 * correct / total:.2f}% ({correct}/{total})")
-    # Compare this with the training accuracy of the last epoch. A network that learns its training
-    # pictures by heart (overfitting) scores far better on them than on pictures it has never seen;
-    # here the two are close (the training figure runs a little low: it is counted while the network
-    # is still learning, on shifted digits). Then look at what it gets wrong, not only how often.
-    mistakes = confusion.fill_diagonal_(0).flatten().tolist()  # entry 10 * true + predicted
-    worst = [i for i in sorted(range(100), key=mistakes.__getitem__, reverse=True)[:3] if mistakes[i]]
+    # Compare this with the last epoch's training accuracy. A network that learns its training
+    # pictures by heart (overfitting) scores far better on them than on new ones; here the two are
+    # close (the training figure runs low: it is counted while the network learns, on shifted
+    # digits). Then look at what it gets wrong, not only how often.
+    counts, pairs = confusion.fill_diagonal_(0).flatten().sort(descending=True, stable=True)
+    worst = [f"{pair // 10} read as {pair % 10} ({count} times)"  # pair = 10 * true + read
+             for count, pair in zip(counts[:3].tolist(), pairs[:3].tolist()) if count]
     if worst:
-        print("Most common mistakes: "
-              + ", ".join(f"{i // 10} read as {i % 10} ({mistakes[i]} times)" for i in worst))
+        print("Most common mistakes: " + ", ".join(worst))
     return correct / total
 
 
@@ -190,8 +193,8 @@ def plot_prediction(image, probabilities, title, path):
 # %% main(): the lesson, in order
 def main(argv=None):
     args = parse_args(argv)  # the settings above, changed by any flags you typed
-    torch.manual_seed(args.seed)  # the same random start, and so the same result, every run
-    device = pick_device(args.device)  # a CUDA GPU if there is one, else the CPU
+    torch.manual_seed(args.seed)  # fixes every random choice: first weights, batch order, shifts
+    device = pick_device(args.device)  # a GPU if there is one (CUDA, or Apple's MPS), else the CPU
     print(f"Using device: {device}")
     model = Net().to(device)
     if args.load_model:
@@ -221,16 +224,16 @@ def main(argv=None):
         if not args.no_plot and not args.predict:
             show_test_digit(model, device, test_loader.dataset, args.plot)
     if args.predict:  # your own pictures: see "Try your own digit" in README.md
-        failures = predict_images(model, args.predict, device, None if args.no_plot else args.plot)
-        if failures:
-            sys.exit(1)
+        predict_images(model, args.predict, device, None if args.no_plot else args.plot)
 
 
 # %% Behind the scenes
 # =================================================================================================
 # Behind the scenes. A first read can stop here: the lesson is complete above. What follows, in
-# this order: settings and devices; checks on training; MNIST's files and their download; saving
-# and showing the picture; model files; your own pictures, prepared for the network.
+# this order: settings and devices; the progress bar and checks on training; MNIST's files and
+# their download; saving and showing the picture; model files; your own pictures, prepared for the
+# network. Its imports stand here, beside the code that uses them: Python runs them as it reads
+# the file, so they are ready before main() is called.
 # =================================================================================================
 import argparse  # reads the flags you type after `python mnist_mlp.py`
 import math  # isfinite, to spot a loss that has blown up
@@ -257,18 +260,16 @@ def fail(message):
     sys.exit(f"mnist_mlp: error: {message}")
 
 
-def positive_int(text):
-    value = int(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a positive whole number, not {text}")
-    return value
-
-
-def positive_float(text):
-    value = float(text)
-    if not value > 0:  # also refuses nan
-        raise argparse.ArgumentTypeError(f"must be a positive number, not {text}")
-    return value
+def positive(kind):
+    """An argparse type: a number of this kind (int or float) above 0; nan is refused too."""
+    def parse(text):
+        value = kind(text)
+        if not value > 0:
+            number = "whole number" if kind is int else "number"
+            raise argparse.ArgumentTypeError(f"must be a positive {number}, not {text}")
+        return value
+    parse.__name__ = kind.__name__  # argparse's own message names it: "invalid int value: 'two'"
+    return parse
 
 
 def parse_args(argv=None):
@@ -277,17 +278,17 @@ def parse_args(argv=None):
     parser.add_argument("--data-dir", default=os.environ.get("MNIST_DATA", "data"),
                         help="folder that holds MNIST/raw/; MNIST is downloaded there when missing "
                              "(default: $MNIST_DATA if set, else ./data)")
-    parser.add_argument("--epochs", type=positive_int, default=EPOCHS,
+    parser.add_argument("--epochs", type=positive(int), default=EPOCHS,
                         help="passes over the training set (default: %(default)s)")
-    parser.add_argument("--batch-size", type=positive_int, default=BATCH_SIZE,
+    parser.add_argument("--batch-size", type=positive(int), default=BATCH_SIZE,
                         help="images per step (default: %(default)s)")
-    parser.add_argument("--lr", type=positive_float, default=LEARNING_RATE,
+    parser.add_argument("--lr", type=positive(float), default=LEARNING_RATE,
                         help="peak learning rate of the one-cycle schedule (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=SEED,
                         help="random seed: the same seed gives the same result (default: %(default)s)")
     parser.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"], default="auto",
                         help="auto (the default): CUDA if there is one, else Apple's MPS, else the CPU")
-    parser.add_argument("--subset", type=positive_int, metavar="N",
+    parser.add_argument("--subset", type=positive(int), metavar="N",
                         help="train on the first N training images only, for quick runs")
     parser.add_argument("--plot", default="prediction.png", metavar="PATH",
                         help="where to save the picture, as .png, .pdf, .svg, ... (default: %(default)s)")
@@ -374,12 +375,11 @@ def load_mnist(data_dir):
     """MNIST's training and test sets as torchvision datasets, downloaded on the first run."""
     raw_folder = os.path.join(data_dir, "MNIST", "raw")
     check_data_files(raw_folder)
-    # torchvision's download has no time limit of its own; without one, a network that answers
-    # nothing would leave the program waiting forever.
+    # torchvision's download has no time limit of its own: without one, a network that answers
+    # nothing would leave the program waiting forever. download=True fetches the files once.
     previous_timeout = socket.getdefaulttimeout()
     socket.setdefaulttimeout(DOWNLOAD_TIMEOUT)
     try:
-        # download=True fetches the four files once; after that it finds them and reads them.
         train_set = datasets.MNIST(data_dir, train=True, download=True)
         test_set = datasets.MNIST(data_dir, train=False, download=True)
     except (RuntimeError, OSError) as error:
@@ -477,13 +477,11 @@ def prepare_image(path):
     rgba = pil_to_tensor(picture).float() / 255  # [4, height, width], values 0-1
     grey = torch.tensordot(torch.tensor([0.299, 0.587, 0.114]), rgba[:3], dims=1)  # as PIL weighs colours
     alpha = rgba[3]
-    # A see-through background becomes white behind dark ink, or black behind light ink.
-    ink_is_dark = (grey * alpha).sum() < 0.5 * alpha.sum()
-    grey = grey * alpha + (1.0 if ink_is_dark else 0.0) * (1 - alpha)
-    # MNIST's digits are bright on a dark background: flip dark ink on light paper. The border
-    # tells which is which, as it is nearly all background.
-    border = torch.cat([grey[0], grey[-1], grey[:, 0], grey[:, -1]])
-    if border.median() > 0.5:
+    ink_is_dark = (grey * alpha).sum() < 0.5 * alpha.sum()  # a see-through background becomes white
+    grey = grey * alpha + (1.0 if ink_is_dark else 0.0) * (1 - alpha)  # behind dark ink, else black
+    # MNIST's digits are bright on dark: flip dark ink on light paper. The border, nearly all
+    # background, tells which is which.
+    if torch.cat([grey[0], grey[-1], grey[:, 0], grey[:, -1]]).median() > 0.5:
         grey = 1 - grey
     # Paper is never perfectly even: treat everything near the background level as no ink, and
     # stretch the rest so that the darkest ink becomes full brightness, like MNIST's strokes.
@@ -509,7 +507,7 @@ def prepare_image(path):
 
 
 def predict_images(model, paths, device, plot_path):
-    """Print the network's reading of each picture; plot the first. Returns how many failed."""
+    """Print the network's reading of each picture and plot the first; exit 1 if one failed."""
     model.eval()
     failures = 0
     for path in paths:
@@ -527,7 +525,8 @@ def predict_images(model, paths, device, plot_path):
             title = f"{os.path.basename(path)}: {ranked[0]} ({probabilities[ranked[0]]:.1%})"
             plot_prediction(image, probabilities, title, plot_path)
             plot_path = None
-    return failures
+    if failures:
+        sys.exit(1)
 
 
 if __name__ == "__main__":
