@@ -297,9 +297,9 @@ def parse_args(argv=None):
     parser.add_argument("--load-model", metavar="PATH", help="skip training and use the weights in PATH")
     parser.add_argument("--predict", nargs="+", metavar="IMAGE",
                         help="read the digit in each of these pictures (PNG or JPEG)")
-    if argv is None and "__file__" not in globals():
-        # No file: this code was pasted into a notebook cell or an interactive session, whose
-        # sys.argv holds the kernel's own arguments (`-f kernel.json`), not settings for us.
+    if argv is None and os.path.basename(sys.argv[0]) != os.path.basename(globals().get("__file__", "")):
+        # Not run as a program (`python mnist_mlp.py`, `%run mnist_mlp.py`) but pasted into a notebook
+        # cell, or run cell by cell: sys.argv holds the kernel's own arguments, not settings for us.
         argv = []
     args = parser.parse_args(argv)
     # A --plot that cannot be saved is refused now, rather than after training.

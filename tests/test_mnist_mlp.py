@@ -14,8 +14,8 @@ from PIL import Image
 import mnist_mlp
 
 ACCURACY_LINE = re.compile(r"^Test accuracy: (\d+\.\d\d)% \((\d+)/(\d+)\)$", re.MULTILINE)
-EPOCH_LINE = re.compile(r"^Epoch (\d+)/(\d+): loss (\d+\.\d{4}), training accuracy (\d+\.\d\d)% \(\d+\.\d s\)$",
-                        re.MULTILINE)
+EPOCH_LINE = re.compile(
+    r"^Epoch (\d+)/(\d+): loss (\d+\.\d{4}), training accuracy (\d+\.\d\d)% \(\d+\.\d s\)$", re.MULTILINE)
 
 
 def accuracy_of(output):
@@ -222,7 +222,8 @@ def test_real_mnist_one_epoch_on_10000_images(capsys):
 # --- when training goes wrong ---------------------------------------------------------------------
 
 def test_a_learning_rate_that_blows_up_stops_with_a_hint(synthetic_mnist, closed_port_url):
-    result = run_script("--data-dir", synthetic_mnist, "--lr", "1e6", "--no-plot", closed_port_url=closed_port_url)
+    result = run_script("--data-dir", synthetic_mnist, "--lr", "1e6", "--no-plot",
+                        closed_port_url=closed_port_url)
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
     message = result.stderr.strip()
@@ -255,9 +256,13 @@ def test_training_stuck_at_chance_says_so_once_at_the_end(capsys):
 
 # --- the picture ----------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("plot, problem", [("out.xyz", "must end in one of"), ("prediction", "must end in one of"),
-                                           ("no-such-folder/out.png", "no-such-folder to save")])
-def test_a_bad_plot_path_is_refused_before_training(synthetic_mnist, tmp_path, closed_port_url, plot, problem):
+@pytest.mark.parametrize("plot, problem", [
+    ("out.xyz", "must end in one of"),
+    ("prediction", "must end in one of"),
+    ("no-such-folder/out.png", "no-such-folder to save"),
+])
+def test_a_bad_plot_path_is_refused_before_training(synthetic_mnist, tmp_path, closed_port_url, plot,
+                                                    problem):
     result = run_script("--data-dir", synthetic_mnist, "--plot", str(tmp_path / plot),
                         closed_port_url=closed_port_url)
     assert result.returncode == 2
@@ -273,7 +278,8 @@ def test_a_bad_plot_path_does_not_matter_with_no_plot():
 
 @pytest.mark.parametrize("name, signature", [("digit.pdf", b"%PDF"), ("digit.svg", b"<?xml"),
                                              ("digit.JPG", b"\xff\xd8\xff")])
-def test_the_plot_is_saved_in_the_format_its_name_asks_for(synthetic_mnist, tmp_path, capsys, name, signature):
+def test_the_plot_is_saved_in_the_format_its_name_asks_for(synthetic_mnist, tmp_path, capsys, name,
+                                                            signature):
     mnist_mlp.main(["--data-dir", synthetic_mnist, "--epochs", "1", "--plot", str(tmp_path / name)])
     assert (tmp_path / name).read_bytes().startswith(signature)
 
@@ -289,7 +295,8 @@ def test_the_picture_is_shown_where_it_can_be(monkeypatch, tmp_path, capsys, bac
     shows = []
     monkeypatch.setattr(plt, "get_backend", lambda: backend)
     monkeypatch.setattr(plt, "show", lambda: shows.append(True))
-    mnist_mlp.plot_prediction(torch.zeros(1, 1, 28, 28), torch.full((10,), 0.1), "title", str(tmp_path / "p.png"))
+    mnist_mlp.plot_prediction(torch.zeros(1, 1, 28, 28), torch.full((10,), 0.1), "title",
+                              str(tmp_path / "p.png"))
     assert bool(shows) == shown
     assert ("Close the window" in capsys.readouterr().out) == told_to_close
     assert plt.get_fignums() == []  # the figure is closed afterwards
@@ -297,24 +304,29 @@ def test_the_picture_is_shown_where_it_can_be(monkeypatch, tmp_path, capsys, bac
 
 # --- notebooks ------------------------------------------------------------------------------------
 
-def run_in_kernel(source, argv, cwd, data_dir, closed_port_url):
-    """Run `source` the way a Jupyter kernel runs a cell: no __file__, and the kernel's own sys.argv."""
+KERNEL_ARGV = ["/usr/lib/python3/site-packages/ipykernel_launcher.py", "-f",
+               "/root/.local/share/jupyter/runtime/kernel-1234.json"]
+
+
+def run_in_kernel(source, cwd, data_dir, closed_port_url, file=None):
+    """Run `source` the way a Jupyter kernel runs a cell: with the kernel's own sys.argv, and with
+    no __file__ (a pasted cell) or with one (an editor that runs a file's cells in a kernel)."""
+    namespace = {"__name__": "__main__", **({"__file__": file} if file else {})}
     code = ("import sys; from torchvision import datasets; "
-            f"datasets.MNIST.mirrors = [{closed_port_url!r}]; sys.argv = {argv!r}; "
+            f"datasets.MNIST.mirrors = [{closed_port_url!r}]; sys.argv = {KERNEL_ARGV!r}; "
             "source = sys.stdin.read(); "
-            "exec(compile(source, '<cell>', 'exec'), {'__name__': '__main__'})")
+            f"exec(compile(source, {file or '<cell>'!r}, 'exec'), {namespace!r})")
     env = dict(os.environ, MPLBACKEND="Agg", MNIST_DATA=data_dir)
     return subprocess.run([sys.executable, "-c", code], input=source, capture_output=True, text=True,
                           env=env, cwd=cwd, timeout=300)
 
 
-def test_the_whole_file_pasted_into_a_notebook_cell_runs_with_the_defaults(synthetic_mnist, tmp_path,
-                                                                            closed_port_url):
-    with open(SCRIPT) as file:
-        source = file.read()
-    kernel_argv = ["/usr/lib/python3/site-packages/ipykernel_launcher.py", "-f",
-                   "/root/.local/share/jupyter/runtime/kernel-1234.json"]
-    result = run_in_kernel(source, kernel_argv, tmp_path, synthetic_mnist, closed_port_url)
+@pytest.mark.parametrize("file", [None, SCRIPT], ids=["pasted cell", "cells of the file"])
+def test_the_file_run_in_a_notebook_kernel_runs_with_the_defaults(synthetic_mnist, tmp_path, closed_port_url,
+                                                                   file):
+    with open(SCRIPT) as script:
+        source = script.read()
+    result = run_in_kernel(source, tmp_path, synthetic_mnist, closed_port_url, file=file)
     assert result.returncode == 0, result.stderr
     assert len(EPOCH_LINE.findall(result.stdout)) == mnist_mlp.EPOCHS
     assert accuracy_of(result.stdout) >= 80
@@ -331,20 +343,19 @@ def test_run_magic_passes_flags(synthetic_mnist, tmp_path, closed_port_url):
 
 # --- the file reads as a lesson -------------------------------------------------------------------
 
-def test_the_lesson_comes_first_in_notebook_cells():
+def test_the_file_is_the_lesson_in_notebook_cells_then_behind_the_scenes():
     with open(SCRIPT) as file:
         lines = file.read().splitlines()
-    cells = [(number, line[5:]) for number, line in enumerate(lines, start=1) if line.startswith("# %% ")]
-    titles = [title for _, title in cells]
-    lesson = ["Imports", "Settings", "Data", "The network", "Training", "Testing", "Showing a digit", "main()"]
-    assert [next(t for t in titles if t.startswith(word)) for word in lesson] == \
-        [t for t in titles if not t.startswith("Behind")][:len(lesson)]
-    behind = next(number for number, title in cells if title.startswith("Behind the scenes"))
-    first_line = {name: next(n for n, line in enumerate(lines, start=1) if line.startswith(name))
-                  for name in ("class Net", "def train(", "def main(")}
-    assert first_line["class Net"] < 100
-    assert first_line["def train("] < first_line["def main("] < behind <= 251
-    epoch_loop = next(n for n, line in enumerate(lines, start=1) if "for epoch in range" in line)
-    assert epoch_loop < 230
-    for number, line in enumerate(lines[:behind], start=1):  # no timings of a machine in the lesson
+    cells = {line[5:].split(":")[0]: number  # "# %% Settings: ..." -> {"Settings": its line number}
+             for number, line in enumerate(lines, start=1) if line.startswith("# %% ")}
+    assert list(cells) == ["Imports", "Settings", "Data", "The network", "Training", "Testing",
+                           "Showing a digit", "main()", "Behind the scenes"]  # in this order
+
+    def first_line(start):
+        return next(number for number, line in enumerate(lines, start=1) if line.lstrip().startswith(start))
+
+    assert first_line("class Net") < 100
+    assert first_line("for epoch in range") < 230
+    assert first_line("def main(") < cells["Behind the scenes"] <= 251  # the lesson: at most ~250 lines
+    for number, line in enumerate(lines[:cells["Behind the scenes"]], start=1):  # no timings in the lesson
         assert not re.search(r"\d s\b|\d seconds|\d-core", line), f"line {number}: {line}"
