@@ -38,7 +38,7 @@ MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
 
 def normalise(images):
     """Pixels 0-255 -> numbers with mean 0 and spread 1 over MNIST."""
-    return (images / 255 - MNIST_MEAN) / MNIST_STD
+    return (images / 255).sub_(MNIST_MEAN).div_(MNIST_STD)  # sub_, div_: in place, no new tensors
 
 
 def make_loaders(data_dir, batch_size, subset, device):
@@ -155,9 +155,9 @@ def test(model, device, test_loader):
     # pictures by heart (overfitting) scores far better on them than on new ones; here the two are
     # close (the training figure runs low: it is counted while the network learns, on shifted
     # digits). Then look at what it gets wrong, not only how often.
-    counts, pairs = confusion.fill_diagonal_(0).flatten().sort(descending=True, stable=True)
-    worst = [f"{pair // 10} read as {pair % 10} ({count} times)"  # pair = 10 * true + read
-             for count, pair in zip(counts[:3].tolist(), pairs[:3].tolist()) if count]
+    mistakes = confusion.fill_diagonal_(0).flatten().tolist()  # entry 10 * true digit + digit read
+    pairs = sorted(range(100), key=lambda pair: mistakes[pair], reverse=True)[:3]
+    worst = [f"{pair // 10} read as {pair % 10} ({mistakes[pair]} times)" for pair in pairs if mistakes[pair]]
     if worst:
         print("Most common mistakes: " + ", ".join(worst))
     return correct / total
@@ -178,7 +178,7 @@ def show_test_digit(model, device, test_set, path):
 
 def plot_prediction(image, probabilities, title, path):
     """Draw a digit beside the network's ten probabilities; save the picture, and show it."""
-    figure, (left, right) = plt.subplots(1, 2, figsize=(8, 3.5), gridspec_kw={"width_ratios": [1, 1.6]})
+    figure, (left, right) = plt.subplots(1, 2, figsize=(8, 3.5), width_ratios=[1, 1.6], layout="constrained")
     left.imshow(image.reshape(28, 28).cpu().numpy(), cmap="gray")
     left.set_title("what the network sees (28x28)", fontsize=10)
     left.axis("off")
@@ -186,7 +186,6 @@ def plot_prediction(image, probabilities, title, path):
     bars[int(probabilities.argmax())].set_color("tab:blue")
     right.set(xticks=range(10), ylim=(0, 1), xlabel="digit", ylabel="probability")
     figure.suptitle(title)
-    figure.tight_layout()
     save_and_show(figure, path)
 
 

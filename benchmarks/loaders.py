@@ -1,0 +1,81 @@
+"""Why mnist_mlp.py deals its training batches with a BatchSampler instead of shuffle=True.
+
+Both DataLoaders below give the same batches, in the same order for the same seed. The usual one,
+DataLoader(train_set, batch_size=128, shuffle=True), fetches each picture on its own and stacks
+them; the BatchSampler one lets TensorDataset fetch a whole batch in one indexing. In one process,
+alternating between the two, this times a pass over the loader alone and a whole training epoch
+(mnist_mlp.train(), the real step), and prints the medians.
+
+    python benchmarks/loaders.py --data-dir ../shared/mnist --rounds 6
+"""
+
+import argparse
+import contextlib
+import io
+import itertools
+import os
+import statistics
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data-dir", default=os.environ.get("MNIST_DATA", "data"))
+    parser.add_argument("--rounds", type=int, default=6)
+    args = parser.parse_args()
+
+    import torch
+    from torch.utils.data import BatchSampler, DataLoader, RandomSampler, TensorDataset
+
+    import mnist_mlp
+
+    train_set, _ = mnist_mlp.load_mnist(args.data_dir)
+    train_set = TensorDataset(train_set.data.unsqueeze(1), train_set.targets)
+    batch_size = mnist_mlp.BATCH_SIZE
+    loaders = {
+        "DataLoader(..., shuffle=True)": lambda: DataLoader(train_set, batch_size=batch_size, shuffle=True),
+        "BatchSampler(RandomSampler(...))": lambda: DataLoader(
+            train_set, sampler=BatchSampler(RandomSampler(train_set), batch_size, drop_last=False),
+            batch_size=None),
+    }
+
+    def first_batches(make_loader):
+        torch.manual_seed(0)
+        return [labels.tolist() for _, labels in itertools.islice(make_loader(), 3)]
+
+    same = first_batches(loaders["DataLoader(..., shuffle=True)"]) == first_batches(
+        loaders["BatchSampler(RandomSampler(...))"])
+    print(f"the same first three batches for the same seed: {same}")
+
+    model = mnist_mlp.Net()
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, fused=True)
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(
+        optimizer, max_lr=mnist_mlp.LEARNING_RATE, epochs=args.rounds * len(loaders),
+        steps_per_epoch=len(loaders[next(iter(loaders))]()))
+    loader_only = {name: [] for name in loaders}
+    epoch = {name: [] for name in loaders}
+    for round_number in range(args.rounds):
+        for name in (list(loaders) if round_number % 2 == 0 else list(loaders)[::-1]):
+            loader = loaders[name]()
+            start = time.perf_counter()
+            for _ in loader:
+                pass
+            loader_only[name].append(time.perf_counter() - start)
+            start = time.perf_counter()
+            with contextlib.redirect_stdout(io.StringIO()):  # train() prints its epoch line
+                mnist_mlp.train(model, torch.device("cpu"), loader, optimizer, scheduler, 1, 1)
+            epoch[name].append(time.perf_counter() - start)
+    print(f"\nmedians of {args.rounds} rounds, in seconds, on the CPU\n")
+    print("| loader | one pass over the loader alone | one training epoch |")
+    print("| --- | --- | --- |")
+    for name in loaders:
+        print(f"| `{name}` | {statistics.median(loader_only[name]):.2f} s "
+              f"| {statistics.median(epoch[name]):.2f} s |")
+
+
+if __name__ == "__main__":
+    main()
