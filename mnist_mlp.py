@@ -25,7 +25,7 @@ from torch.utils.data import BatchSampler, DataLoader, RandomSampler, TensorData
 # %% Settings: the first four can be changed with flags, e.g. `python mnist_mlp.py --epochs 5`
 EPOCHS = 3  # how many times the network studies each training picture
 BATCH_SIZE = 128  # pictures per step of learning
-LEARNING_RATE = 8e-3  # how far one step may move the weights, at most
+LEARNING_RATE = 8e-3  # how big the steps of learning are at their peak (see the schedule, in main())
 SEED = 0  # the same seed gives the same result, run after run
 HIDDEN_UNITS = 86  # neurons in each hidden layer: an arbitrary choice, small and enough here
 LABEL_SMOOTHING = 0.05  # how much less than 100% sure we ask the network to be (see train())
@@ -51,15 +51,15 @@ def make_loaders(data_dir, batch_size, subset, device):
     train_set, test_set = load_mnist(data_dir)  # torchvision's MNIST, downloaded on the first run
     # torchvision has already decoded every picture into one tensor of bytes, .data [N, 28, 28], and
     # we use it as it is. (The classic tutorial's transform rebuilds each picture as a PIL image and
-    # converts it back, every epoch: most of its run time.) unsqueeze(1) adds the one grey colour
-    # channel that image tensors have: [N, 1, 28, 28].
+    # converts it back, every epoch: most of its run time.) unsqueeze(1) gives the layout of image
+    # tensors everywhere, [pictures, colour channels, height, width]: here [N, 1, 28, 28], 1 grey.
     # [:subset]: the first --subset pictures only, for quick runs; [:None] is all of them.
     train_set = TensorDataset(train_set.data[:subset].unsqueeze(1), train_set.targets[:subset])
     test_set = TensorDataset(test_set.data.unsqueeze(1), test_set.targets)
     # A batch is a handful of pictures learned from together: steadier than one at a time, and far
     # lighter than all 60,000 at once. Dealt in a new random order every epoch, every batch is a fair
-    # mix of digits; in a fixed order (all the 0s, then all the 1s) the network would keep unlearning
-    # one digit while it learned the next. The usual way to ask for this is DataLoader(train_set,
+    # mix of digits; in a sorted order (all the 0s, then all the 1s, say) the network would keep
+    # unlearning one digit while it learned the next. The usual way to ask for this is DataLoader(train_set,
     # batch_size=128, shuffle=True), which fetches the pictures one by one and stacks them. Here a
     # BatchSampler deals out whole batches of shuffled positions, and TensorDataset fetches each
     # batch in one indexing: the same batches, several times faster. (batch_size=None tells the
@@ -108,13 +108,13 @@ def train(model, device, train_loader, optimizer, scheduler, epoch, epochs):
     # The totals become tensors at the first +=, and are read only once, at the end: reading them
     # (.item()) after every batch would make the CPU wait for a GPU at every step.
     loss_sum, correct = 0, 0
-    for images, labels in progress_bar(train_loader, epoch, epochs):
+    for images, labels in progress_bar(train_loader, epoch, epochs):  # with a bar, in a terminal
         # To the GPU, if there is one (on the CPU, .to() does nothing). non_blocking: from pinned
         # memory, the CPU need not wait for the copy to finish.
         images, labels = images.to(device, non_blocking=True), labels.to(device, non_blocking=True)
-        # Move the whole batch by -1, 0 or +1 pixels down and right (roll wraps around, but MNIST's
-        # digits have an empty border, so no ink comes round the edge). The network then cannot
-        # count on a stroke being at one exact pixel, and reads new handwriting better.
+        # Move the whole batch by -1, 0 or +1 pixels up or down, and left or right (roll wraps around,
+        # but MNIST's digits have an empty border, so almost no ink comes round the edge). The network
+        # then cannot count on a stroke being at one exact pixel, and reads new handwriting better.
         shift = torch.randint(-1, 2, (2,)).tolist()
         images = normalise(images.roll(shift, dims=(2, 3)))
         optimizer.zero_grad()  # gradients add up in each weight's .grad: clear the last batch's
@@ -125,8 +125,8 @@ def train(model, device, train_loader, optimizer, scheduler, epoch, epochs):
         # confidence, not 100%, so the network stops pushing on pictures it already gets right.
         loss = (1 - LABEL_SMOOTHING) * F.nll_loss(output, labels) - LABEL_SMOOTHING * output.mean()
         loss.backward()  # backpropagation: how much each weight contributed to the loss
-        optimizer.step()  # Adam nudges every weight a little in the direction that lowers the loss
-        scheduler.step()  # and the learning rate moves one step along its schedule
+        optimizer.step()  # the optimizer (Adam, see main()) nudges each weight to lower the loss
+        scheduler.step()  # and the learning rate moves one step along its schedule (see main())
         loss_sum += loss.detach()  # detach: just the number, not the record of how it was computed
         correct += (output.argmax(dim=1) == labels).sum()  # the most probable digit is its answer
     train_loss = float(loss_sum) / len(train_loader)  # the mean over this epoch's batches
@@ -140,13 +140,13 @@ def train(model, device, train_loader, optimizer, scheduler, epoch, epochs):
 def test(model, device, test_loader):
     """Accuracy on the test pictures, and the mistakes the network makes most often."""
     model.eval()  # evaluation mode, the habit before testing (it would switch dropout off)
-    # A confusion matrix counts how often each true digit was read as each digit. It is kept flat,
-    # 100 counters, so that a batch adds to it in one index_add_ (bincount would make a GPU wait).
+    # A confusion matrix counts how often each true digit was read as each digit: here 100 counters
+    # in a row, counter 10 * true digit + digit read, so that a batch adds to it in one index_add_.
     confusion = torch.zeros(10 * 10, dtype=torch.long, device=device)
     with torch.no_grad():  # no learning here: skip the bookkeeping that backward() would need
         for images, labels in test_loader:
             images, labels = images.to(device, non_blocking=True), labels.to(device, non_blocking=True)
-            predictions = model(normalise(images)).argmax(dim=1)  # the most probable digit
+            predictions = model(normalise(images)).argmax(dim=1)
             confusion.index_add_(0, labels * 10 + predictions, torch.ones_like(labels))
     confusion = confusion.view(10, 10).cpu()  # confusion[true digit, digit read]
     correct, total = int(confusion.trace()), int(confusion.sum())  # trace: the diagonal, all right
@@ -155,7 +155,7 @@ def test(model, device, test_loader):
     # pictures by heart (overfitting) scores far better on them than on new ones; here the two are
     # close (the training figure runs low: it is counted while the network learns, on shifted
     # digits). Then look at what it gets wrong, not only how often.
-    mistakes = confusion.fill_diagonal_(0).flatten().tolist()  # entry 10 * true digit + digit read
+    mistakes = confusion.fill_diagonal_(0).flatten().tolist()  # the wrong answers, 100 counters again
     pairs = sorted(range(100), key=lambda pair: mistakes[pair], reverse=True)[:3]
     worst = [f"{pair // 10} read as {pair % 10} ({mistakes[pair]} times)" for pair in pairs if mistakes[pair]]
     if worst:
@@ -205,13 +205,13 @@ def main(argv=None):
     if not args.load_model:
         print(f"Training on {len(train_loader.dataset):,} images for {args.epochs} epochs")
         # Adam adapts the step size of each weight from the history of its gradients; fused=True
-        # updates all the weights in one go rather than one tensor at a time, which is faster.
+        # does the whole update in one go rather than one weight tensor at a time: faster.
         optimizer = torch.optim.Adam(model.parameters(), lr=args.lr, fused=True)
-        # One-cycle: the learning rate warms up to --lr, then falls almost to 0: big steps while the
-        # weights are far from good, small ones to settle at the end.
+        # One-cycle: the learning rate warms up from a 25th of --lr to --lr, then falls almost to 0:
+        # big steps while the weights are far from good, small ones to settle at the end.
         scheduler = torch.optim.lr_scheduler.OneCycleLR(
             optimizer, max_lr=args.lr, epochs=args.epochs, steps_per_epoch=len(train_loader))
-        for epoch in range(1, args.epochs + 1):  # an epoch: one pass over all training pictures
+        for epoch in range(1, args.epochs + 1):
             train_loss, train_accuracy = train(model, device, train_loader, optimizer, scheduler, epoch,
                                                args.epochs)
             check_training(train_loss, train_accuracy, epoch, len(train_loader), args)  # blown up? stop
