@@ -301,13 +301,13 @@ def parse_args(argv=None):
         # cell, or run cell by cell: sys.argv holds the kernel's own arguments, not settings for us.
         argv = []
     args = parser.parse_args(argv)
-    # A --plot that cannot be saved is refused now, rather than after training.
-    extension, folder = os.path.splitext(args.plot)[1].lower(), os.path.dirname(args.plot) or "."
-    if not args.no_plot and extension.lstrip(".") not in PLOT_FORMATS:
-        parser.error(f"argument --plot: cannot save a picture as {args.plot}: the name must end in "
-                     "one of " + ", ".join(f".{name}" for name in PLOT_FORMATS))
-    if not args.no_plot and not os.path.isdir(folder):
-        parser.error(f"argument --plot: there is no folder {folder} to save the picture in")
+    if not args.no_plot:  # a --plot that cannot be saved is refused now, rather than after training
+        folder = os.path.dirname(args.plot) or "."
+        if os.path.splitext(args.plot)[1].lower().lstrip(".") not in PLOT_FORMATS:
+            parser.error(f"argument --plot: cannot save a picture as {args.plot}: the name must end in "
+                         "one of " + ", ".join(f".{name}" for name in PLOT_FORMATS))
+        if not os.path.isdir(folder):
+            parser.error(f"argument --plot: there is no folder {folder} to save the picture in")
     return args
 
 

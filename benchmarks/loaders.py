@@ -13,6 +13,7 @@ import argparse
 import contextlib
 import io
 import itertools
+import math
 import os
 import statistics
 import sys
@@ -55,7 +56,7 @@ def main():
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, fused=True)
     scheduler = torch.optim.lr_scheduler.OneCycleLR(
         optimizer, max_lr=mnist_mlp.LEARNING_RATE, epochs=args.rounds * len(loaders),
-        steps_per_epoch=len(loaders[next(iter(loaders))]()))
+        steps_per_epoch=math.ceil(len(train_set) / batch_size))
     loader_only = {name: [] for name in loaders}
     epoch = {name: [] for name in loaders}
     for round_number in range(args.rounds):
