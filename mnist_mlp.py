@@ -2,11 +2,13 @@
 
 A small neural network learns to read handwritten digits: it studies 60,000 labelled 28x28
 pictures (the MNIST data set) three times over, then reads 10,000 that it has never seen. It
-prints how many it got right (about 98%) and saves prediction.png: one of them, with its answer.
+prints how many it got right (about 98%) and saves prediction.png: one of them with its answer,
+and the eight mistakes it was surest of.
 
     pip install -r requirements.txt
     python mnist_mlp.py                     # downloads MNIST (about 12 MB) into ./data once
     python mnist_mlp.py --data-dir ~/mnist  # offline: a folder that holds MNIST/raw/
+    python mnist_mlp.py --draw              # then draw digits with the mouse, and watch it read them
     python mnist_mlp.py --help              # every setting, and how to read your own digits
 
 It needs no GPU: on a CPU it trains in seconds. README.md has the measured figures, and how to
@@ -65,7 +67,7 @@ def make_loaders(data_dir, batch_size, subset, device):
     # batch in one indexing: the same batches, several times faster. (batch_size=None tells the
     # DataLoader that the batches come ready-made.)
     shuffled_batches = BatchSampler(RandomSampler(train_set), batch_size, drop_last=False)
-    # pin_memory: on a GPU, batches in page-locked memory can be copied while the GPU computes.
+    # pin_memory: for a GPU, batches in pinned (page-locked) CPU memory can be copied while it computes.
     pin_memory = device.type == "cuda"
     train_loader = DataLoader(train_set, sampler=shuffled_batches, batch_size=None, pin_memory=pin_memory)
     # The test pictures are only counted, so their order does not matter: no shuffling.
@@ -103,7 +105,7 @@ class Net(nn.Module):
 # %% Training
 def train(model, device, train_loader, optimizer, scheduler, epoch, epochs):
     """One epoch: one pass over every training picture, one small step of learning per batch."""
-    model.train()  # training mode: changes nothing in this network, but would switch dropout on
+    model.train()  # training mode: changes nothing here; it would switch on dropout layers, say
     start = time.perf_counter()
     # The totals become tensors at the first +=, and are read only once, at the end: reading them
     # (.item()) after every batch would make the CPU wait for a GPU at every step.
@@ -123,8 +125,9 @@ def train(model, device, train_loader, optimizer, scheduler, epoch, epochs):
         # low when the network is sure of the right answer. Label smoothing mixes in a little of
         # -output.mean(), the mean -log(probability) of all ten digits: that asks for about 95%
         # confidence, not 100%, so the network stops pushing on pictures it already gets right.
+        # (log_softmax, then nll_loss, is what F.cross_entropy does in one call on the raw scores.)
         loss = (1 - LABEL_SMOOTHING) * F.nll_loss(output, labels) - LABEL_SMOOTHING * output.mean()
-        loss.backward()  # backpropagation: how much each weight contributed to the loss
+        loss.backward()  # backpropagation: into each weight's .grad, how a small change would move the loss
         optimizer.step()  # the optimizer (Adam, see main()) nudges each weight to lower the loss
         scheduler.step()  # and the learning rate moves one step along its schedule (see main())
         loss_sum += loss.detach()  # detach: just the number, not the record of how it was computed
@@ -140,8 +143,8 @@ def train(model, device, train_loader, optimizer, scheduler, epoch, epochs):
 def test(model, device, test_loader):
     """Accuracy on the test pictures, and the mistakes the network makes most often."""
     model.eval()  # evaluation mode, the habit before testing (it would switch dropout off)
-    # A confusion matrix counts how often each true digit was read as each digit: here 100 counters
-    # in a row, counter 10 * true digit + digit read, so that a batch adds to it in one index_add_.
+    # A confusion matrix counts how often each true digit was read as each digit: here a flat list of
+    # 100 counters, number 10 * true digit + digit read, so that index_add_ adds a batch's 1s at once.
     confusion = torch.zeros(10 * 10, dtype=torch.long, device=device)
     with torch.no_grad():  # no learning here: skip the bookkeeping that backward() would need
         for images, labels in test_loader:
@@ -149,7 +152,8 @@ def test(model, device, test_loader):
             predictions = model(normalise(images)).argmax(dim=1)
             confusion.index_add_(0, labels * 10 + predictions, torch.ones_like(labels))
     confusion = confusion.view(10, 10).cpu()  # confusion[true digit, digit read]
-    correct, total = int(confusion.trace()), int(confusion.sum())  # trace: the diagonal, all right
+    # The right answers are on the diagonal (digit read = true digit); trace() adds them up.
+    correct, total = int(confusion.trace()), int(confusion.sum())
     print(f"Test accuracy: {100 * correct / total:.2f}% ({correct}/{total})")
     # Compare this with the last epoch's training accuracy. A network that learns its training
     # pictures by heart (overfitting) scores far better on them than on new ones; here the two are
@@ -164,28 +168,39 @@ def test(model, device, test_loader):
 
 
 # %% Showing a digit
-def show_test_digit(model, device, test_set, path):
-    """Let the trained network read one test picture, chosen at random, and draw its answer."""
+def show_test_digit(model, device, test_loader, path):
+    """Let the trained network read one test picture, chosen at random, and draw its answer; below
+    it, the test pictures it reads wrong."""
+    test_set = test_loader.dataset
     image, label = test_set[torch.randint(len(test_set), ()).item()]
     image = normalise(image.to(device))
     model.eval()
     with torch.no_grad():
-        probabilities = model(image[None]).exp()[0]  # [None]: a batch of one picture
+        probabilities = model(image[None]).exp()[0]  # [None]: a batch of one; exp: log-probabilities undone
     prediction = int(probabilities.argmax())
     title = f"Prediction: {prediction} ({probabilities[prediction]:.1%}), true label: {int(label)}"
-    plot_prediction(image, probabilities, title, path)
+    # The test digits it reads wrong, the ones it is surest of first: they show what it finds hard.
+    # Many are badly written; a few, a person reads at a glance.
+    mistakes = confident_mistakes(model, device, test_loader, count=8)
+    plot_prediction(image, probabilities, title, path, mistakes)
 
 
-def plot_prediction(image, probabilities, title, path):
-    """Draw a digit beside the network's ten probabilities; save the picture, and show it."""
-    figure, (left, right) = plt.subplots(1, 2, figsize=(8, 3.5), width_ratios=[1, 1.6], layout="constrained")
+def plot_prediction(image, probabilities, title, path, mistakes=()):
+    """Draw a digit beside the network's ten probabilities, and any mistakes in a row below them;
+    save the picture, and show it."""
+    # Subfigures, figures inside the figure: the digit and its bars on top, the mistakes below.
+    figure = plt.figure(figsize=(8, 5.6 if mistakes else 3.5), layout="constrained")
+    top, bottom = figure.subfigures(2, 1, height_ratios=[3.5, 2.1]) if mistakes else (figure, None)
+    left, right = top.subplots(1, 2, width_ratios=[1, 1.6])
     left.imshow(image.reshape(28, 28).cpu().numpy(), cmap="gray")
     left.set_title("what the network sees (28x28)", fontsize=10)
     left.axis("off")
     bars = right.bar(range(10), probabilities.cpu().numpy(), color="tab:gray")
     bars[int(probabilities.argmax())].set_color("tab:blue")
     right.set(xticks=range(10), ylim=(0, 1), xlabel="digit", ylabel="probability")
-    figure.suptitle(title)
+    top.suptitle(title)
+    if mistakes:
+        plot_mistakes(bottom, mistakes)
     save_and_show(figure, path)
 
 
@@ -198,14 +213,14 @@ def main(argv=None):
     model = Net().to(device)
     if args.load_model:
         load_model(model, args.load_model, device)
-    needs_data = not (args.load_model and args.predict)  # reading your own digits needs no MNIST
+    needs_data = not (args.load_model and (args.predict or args.draw))  # your own digits need no MNIST
     if needs_data:
         train_loader, test_loader = make_loaders(args.data_dir, args.batch_size, args.subset, device)
 
     if not args.load_model:
         print(f"Training on {len(train_loader.dataset):,} images for {args.epochs} epochs")
         # Adam adapts the step size of each weight from the history of its gradients; fused=True
-        # does the whole update in one go rather than one weight tensor at a time: faster.
+        # updates all the weights in one pass rather than one weight tensor at a time: faster.
         optimizer = torch.optim.Adam(model.parameters(), lr=args.lr, fused=True)
         # One-cycle: the learning rate warms up from a 25th of --lr to --lr, then falls almost to 0:
         # big steps while the weights are far from good, small ones to settle at the end.
@@ -220,27 +235,30 @@ def main(argv=None):
 
     if needs_data:
         test(model, device, test_loader)
-        if not args.no_plot and not args.predict:
-            show_test_digit(model, device, test_loader.dataset, args.plot)
+        if not (args.no_plot or args.predict or args.draw):
+            show_test_digit(model, device, test_loader, args.plot)
     if args.predict:  # your own pictures: see "Try your own digit" in README.md
         predict_images(model, args.predict, device, None if args.no_plot else args.plot)
+    if args.draw:  # a window to draw digits in with the mouse: see "Draw your own" in README.md
+        draw_digits(model, device)
 
 
 # %% Behind the scenes
 # =================================================================================================
 # Behind the scenes. A first read can stop here: the lesson is complete above. What follows, in
 # this order: settings and devices; the progress bar and checks on training; MNIST's files and
-# their download; saving and showing the picture; model files; your own pictures, prepared for the
-# network. Its imports stand here, beside the code that uses them: Python runs them as it reads
-# the file, so they are ready before main() is called.
+# their download; the mistakes row, saving and showing the picture; model files; your own pictures,
+# prepared for the network; the drawing pad. Its imports stand here, beside the code that uses
+# them: Python runs them as it reads the file, so they are ready before main() is called.
 # =================================================================================================
 import argparse  # reads the flags you type after `python mnist_mlp.py`
 import math  # isfinite, to spot a loss that has blown up
 import os  # file paths, and the MNIST_DATA environment variable
 import socket  # a time limit for the download, so that a dead network cannot hang the program
 import sys  # error messages, exit codes, and whether we print to a terminal
+import warnings  # to silence PIL's warning about large pictures, which we shrink anyway
 
-from matplotlib.backend_bases import FigureCanvasBase  # the picture formats matplotlib can write
+from matplotlib.backend_bases import FigureCanvasBase, MouseButton  # picture formats; mouse buttons
 from matplotlib.backends import BackendFilter, backend_registry  # can this matplotlib open windows?
 from PIL import Image, ImageOps, UnidentifiedImageError  # opens your own pictures of digits
 from torchvision import datasets  # downloads MNIST and decodes its files into tensors
@@ -296,6 +314,9 @@ def parse_args(argv=None):
     parser.add_argument("--load-model", metavar="PATH", help="skip training and use the weights in PATH")
     parser.add_argument("--predict", nargs="+", metavar="IMAGE",
                         help="read the digit in each of these pictures (PNG or JPEG)")
+    parser.add_argument("--draw", action="store_true",
+                        help="open a window to draw digits in with the mouse, and watch the network "
+                             "read them as you draw (with --load-model, no MNIST is needed)")
     if argv is None and os.path.basename(sys.argv[0]) != os.path.basename(globals().get("__file__", "")):
         # Not run as a program (`python mnist_mlp.py`, `%run mnist_mlp.py`) but pasted into a notebook
         # cell, or run cell by cell: sys.argv holds the kernel's own arguments, not settings for us.
@@ -308,6 +329,8 @@ def parse_args(argv=None):
                          "one of " + ", ".join(f".{name}" for name in PLOT_FORMATS))
         if not os.path.isdir(folder):
             parser.error(f"argument --plot: there is no folder {folder} to save the picture in")
+    if args.draw:  # refused now, rather than after training
+        check_window_can_open()
     return args
 
 
@@ -400,6 +423,44 @@ def load_mnist(data_dir):
     return train_set, test_set
 
 
+def confident_mistakes(model, device, test_loader, count):
+    """Up to `count` test pictures that the network reads wrong, the ones it is surest of first:
+    (picture, true digit, digit read, probability of the digit read) for each. A second pass over
+    the test pictures, only when there is a picture to draw, so that test() stays as simple as
+    the lesson needs."""
+    model.eval()
+    sureness, readings = [], []
+    with torch.no_grad():
+        for images, labels in test_loader:
+            images, labels = images.to(device, non_blocking=True), labels.to(device, non_blocking=True)
+            probability, reading = model(normalise(images)).exp().max(dim=1)  # the top value, and its digit
+            sureness.append(torch.where(reading == labels, -1.0, probability))  # -1: read right
+            readings.append(reading)
+    # The test loader does not shuffle, so place i in these lists is test picture i. topk: the
+    # largest values and their places; the -1s of right answers come last.
+    sureness, readings = torch.cat(sureness), torch.cat(readings)
+    surest = sureness.topk(min(count, len(sureness)))
+    mistakes = []
+    for probability, index, reading in zip(surest.values.tolist(), surest.indices.tolist(),  # read back
+                                           readings[surest.indices].tolist(), strict=True):  # once, here
+        if probability >= 0:
+            image, label = test_loader.dataset[index]
+            mistakes.append((image, int(label), reading, probability))
+    return mistakes
+
+
+def plot_mistakes(subfigure, mistakes):
+    """The row of mistakes under the picture: each digit with its true label, what it was read as,
+    and how sure the network was."""
+    subfigure.suptitle("Test digits it reads wrong, the surest mistakes first", fontsize=11)
+    for index, axes in enumerate(subfigure.subplots(1, 8)):  # 8 places, so that the digits keep one size
+        axes.axis("off")
+        if index < len(mistakes):
+            image, label, reading, probability = mistakes[index]
+            axes.imshow(image.reshape(28, 28).cpu().numpy(), cmap="gray")
+            axes.set_title(f"{label} read as {reading}\n{probability:.1%} sure", fontsize=9)
+
+
 def save_and_show(figure, path):
     """Save the figure to PATH, then show it: in a window on a desktop, inline in a notebook."""
     try:
@@ -465,12 +526,21 @@ def prepare_image(path):
     the ink, scaled into a 20x20 box, centred by centre of mass in 28x28, normalised; or a message
     that says why the picture cannot be used."""
     try:
-        with Image.open(path) as picture:
-            picture = ImageOps.exif_transpose(picture)  # phone photos: turn them the right way up
-            picture.thumbnail((512, 512))  # a 12-megapixel photo has far more detail than 20x20 needs
-            picture = picture.convert("RGBA")
+        with warnings.catch_warnings():
+            # PIL warns about pictures of over 89 million pixels (twice that, it refuses them, below);
+            # the thumbnail shrinks them before they are converted, so they are read like any other.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as picture:
+                picture = ImageOps.exif_transpose(picture)  # phone photos: turn them the right way up
+                picture.thumbnail((512, 512))  # a 12-megapixel photo has far more detail than 20x20 needs
+                if picture.mode.startswith("I"):  # 16-bit grey, as scanners write it: 0-65535 to 0-255
+                    picture = picture.point(lambda value: value / 256)
+                picture = picture.convert("RGBA")
     except FileNotFoundError:
         return f"there is no file {path}"
+    except Image.DecompressionBombError:
+        return (f"{path} is too large to read: PIL refuses pictures of over {2 * Image.MAX_IMAGE_PIXELS:,} "
+                "pixels, which could be a decompression bomb; scale it down first")
     except (UnidentifiedImageError, OSError, ValueError):
         return f"{path} is not a picture that can be read (PNG or JPEG)"
     rgba = pil_to_tensor(picture).float() / 255  # [4, height, width], values 0-1
@@ -488,21 +558,37 @@ def prepare_image(path):
     if brightest - background < 0.15:
         return f"{path} looks blank: no digit found"
     ink = ((grey - background) / (brightest - background) - 0.2).clamp(min=0) / 0.8
-    # Crop to the ink, then scale it so its longer side is 20 pixels, keeping its proportions.
+    return centre_digit(ink)
+
+
+def centre_digit(ink):
+    """Ink, bright on black with values 0-1 in a picture of any size, placed as MNIST places its
+    digits: cropped to the ink, scaled so that its longer side is 20 pixels, its centre of mass at
+    the centre of 28x28, and normalised as in training. Used for pictures and for the drawing pad."""
     rows, columns = ink.sum(dim=1).nonzero(), ink.sum(dim=0).nonzero()
     ink = ink[rows[0]: rows[-1] + 1, columns[0]: columns[-1] + 1]
-    scale = 20 / max(ink.shape)
+    scale = 20 / max(ink.shape)  # keeping its proportions: a 1 stays thin
     height, width = max(1, round(ink.shape[0] * scale)), max(1, round(ink.shape[1] * scale))
+    # interpolate wants [pictures, channels, height, width]; antialias: each new pixel averages all
+    # the pixels it covers, so that thin strokes are not lost in shrinking.
     ink = F.interpolate(ink[None, None], size=(height, width), mode="bilinear", antialias=True)[0, 0]
     ink = ink / ink.max()  # shrinking blurs thin strokes; MNIST's are full brightness at their core
-    # Place it in 28x28 with its centre of mass (the ink's balance point) at the centre.
+    # The centre of mass is the ink's balance point.
     centre_y = (ink.sum(dim=1) @ torch.arange(height, dtype=torch.float32)) / ink.sum()
     centre_x = (ink.sum(dim=0) @ torch.arange(width, dtype=torch.float32)) / ink.sum()
+    # 13.5 is the middle of rows (and columns) 0-27; min and max keep the digit inside the 28x28.
     top = min(max(round(13.5 - float(centre_y)), 0), 28 - height)
     left = min(max(round(13.5 - float(centre_x)), 0), 28 - width)
     digit = torch.zeros(28, 28)
     digit[top: top + height, left: left + width] = ink.clamp(0, 1)
-    return normalise(digit * 255).view(1, 1, 28, 28)  # the same normalisation as in training
+    return normalise(digit * 255).view(1, 1, 28, 28)  # as in training (normalise() expects 0-255)
+
+
+def top_three(probabilities):
+    """The network's reading, as --predict and --draw print it: "7 (96.1%); then 1 (2.0%), 9 (0.4%)"."""
+    ranked = probabilities.argsort(descending=True).tolist()
+    first, second, third = (f"{digit} ({probabilities[digit]:.1%})" for digit in ranked[:3])
+    return f"{first}; then {second}, {third}"
 
 
 def predict_images(model, paths, device, plot_path):
@@ -516,16 +602,180 @@ def predict_images(model, paths, device, plot_path):
             failures += 1
             continue
         with torch.no_grad():
-            probabilities = model(image.to(device)).exp()[0]
-        ranked = probabilities.argsort(descending=True).tolist()
-        runners_up = ", ".join(f"{digit} ({probabilities[digit]:.1%})" for digit in ranked[1:3])
-        print(f"{path}: {ranked[0]} ({probabilities[ranked[0]]:.1%}); then {runners_up}")
+            probabilities = model(image.to(device)).exp()[0].cpu()
+        print(f"{path}: {top_three(probabilities)}")
         if plot_path:  # the first picture that could be read, and only that one
-            title = f"{os.path.basename(path)}: {ranked[0]} ({probabilities[ranked[0]]:.1%})"
+            best = int(probabilities.argmax())
+            title = f"{os.path.basename(path)}: {best} ({probabilities[best]:.1%})"
             plot_prediction(image, probabilities, title, plot_path)
             plot_path = None
     if failures:
         sys.exit(1)
+
+
+# The drawing pad (--draw) --------------------------------------------------------------------------
+PAD_PIXELS = 200  # the pad is a 200x200 picture, shrunk to 28x28 for the network like any other
+PEN_RADIUS = 7  # in pad pixels: thick, and still thin enough that a small digit stays readable
+HOW_TO_DRAW = "Draw a digit: hold the left mouse button. Right-click or c: clear. q: quit"
+
+
+def check_window_can_open():
+    """Fail, pointing to --predict, if matplotlib cannot open a window here to draw in."""
+    # matplotlib's backend is the part that draws: in a window (Tk, Qt, macOS, ...), in a notebook,
+    # or only into files (agg, which matplotlib falls back to where there is no display).
+    backend = plt.get_backend().lower()
+    if backend in backend_registry.list_builtin(BackendFilter.INTERACTIVE) or "ipympl" in backend or \
+            backend == "widget":  # a desktop window, or a notebook's widget
+        return
+    if "inline" in backend:
+        fail("--draw needs a window, and a notebook's inline pictures cannot take the mouse: run "
+             "%matplotlib widget first (pip install ipympl), or draw your digit in a paint program and "
+             "read it with --predict")
+    fail(f"--draw needs a window, and none can open here (matplotlib's backend is {backend}: no "
+         "display); draw your digit in a paint program and read it with --predict")
+
+
+def draw_digits(model, device):
+    """--draw: open the drawing pad, and wait until its window is closed."""
+    drawing_pad(model, device)  # pyplot keeps the figure until its window is closed
+    print(f"{HOW_TO_DRAW}; or close the window.", flush=True)
+    plt.show()
+
+
+def drawing_pad(model, device):
+    """The --draw window: a pad to draw a digit on, and beside it the network's ten probabilities,
+    read again at every move of the mouse while the left button is held. Returns the figure;
+    plt.show() opens its window. The functions inside share its variables: `nonlocal` lets them
+    assign to one (ink they only change in place, so it needs none)."""
+    model.eval()
+    ink = torch.zeros(PAD_PIXELS, PAD_PIXELS)  # what has been drawn: 0 to 1, bright on black like MNIST
+    rows, columns = torch.meshgrid(torch.arange(PAD_PIXELS) + 0.5, torch.arange(PAD_PIXELS) + 0.5,
+                                   indexing="ij")  # the centre of each pad pixel
+    pen_down, pen_at = False, None  # whether the left button is held, and where the stroke has reached
+
+    with plt.rc_context({"toolbar": "None"}):  # (matplotlib's spelling) pan and zoom would take the mouse
+        figure = plt.figure(figsize=(10, 6))
+    figure.canvas.manager.set_window_title(HOW_TO_DRAW)
+    # matplotlib's own keys (l: log scale, g: grid, s: save, ...) would change the picture: ours only.
+    figure.canvas.mpl_disconnect(figure.canvas.manager.key_press_handler_id)
+    figure.text(0.02, 0.95, HOW_TO_DRAW, fontsize=11)
+    pad = figure.add_axes((0.02, 0.03, 0.56, 0.89))  # left, bottom, width, height: fractions of the window
+    # extent: mouse positions come in pad pixels, y downwards like rows. bilinear: as smooth on
+    # screen as the default smoothing, and a fraction of its cost to redraw.
+    pad_image = pad.imshow(ink.numpy(), cmap="gray", vmin=0, vmax=1, extent=(0, PAD_PIXELS, PAD_PIXELS, 0),
+                           interpolation="bilinear")
+    pad.set(xticks=[], yticks=[])
+    seen = figure.add_axes((0.64, 0.62, 0.15, 0.25))
+    seen_image = seen.imshow(torch.zeros(28, 28).numpy(), cmap="gray", vmin=0, vmax=1)
+    seen.set_title("what the network sees", fontsize=9)
+    seen.axis("off")
+    answer = seen.text(1.2, 0.5, "", fontsize=16, va="center", transform=seen.transAxes)  # right of it
+    bar_axes = figure.add_axes((0.64, 0.1, 0.33, 0.42))
+    bars = bar_axes.bar(range(10), [0] * 10, color="tab:gray")
+    bar_axes.set(xticks=range(10), ylim=(0, 1), xlabel="digit", ylabel="probability")
+    # Blitting, for speed: a redraw paints only the artists (matplotlib's word for anything it
+    # draws) that change as you draw, over a saved copy of the rest of the window (axes, labels,
+    # text), rather than the whole window every time.
+    changing = [pad_image, seen_image, answer, *bars]
+    for artist in changing:
+        artist.set_animated(True)  # left out of full redraws, to be painted over the saved copy
+    background = None  # the saved copy, taken after each full redraw (the first one, or a resize)
+
+    def read_drawing():
+        """Show the network's reading of the drawing; return its probabilities, or None if blank."""
+        drawn = bool(ink.max() > 0)
+        probabilities, seen_pixels = torch.zeros(10), torch.zeros(28, 28)
+        if drawn:
+            digit = centre_digit(ink)
+            with torch.no_grad():
+                probabilities = model(digit.to(device)).exp()[0].cpu()
+            seen_pixels = digit[0, 0] * MNIST_STD + MNIST_MEAN  # normalise() undone: 0-1, to show
+        best = int(probabilities.argmax())
+        for digit_bar, probability in zip(bars, probabilities.tolist(), strict=True):
+            digit_bar.set_height(probability)
+            digit_bar.set_color("tab:gray")
+        bars[best].set_color("tab:blue" if drawn else "tab:gray")
+        answer.set_text(f"{best} ({probabilities[best]:.1%})" if drawn else "")
+        pad_image.set_data(ink.numpy())
+        seen_image.set_data(seen_pixels.numpy())
+        repaint()
+        return probabilities if drawn else None
+
+    def repaint():
+        """Paint the saved copy back, then the changing artists over it; or redraw everything."""
+        if background is None or not figure.canvas.supports_blit:
+            figure.canvas.draw_idle()  # a full redraw, when the window is next idle
+            return
+        figure.canvas.restore_region(background)
+        for artist in changing:
+            figure.draw_artist(artist)
+        figure.canvas.blit(figure.bbox)
+
+    def on_full_redraw(event):
+        nonlocal background
+        if figure.canvas.supports_blit:
+            background = figure.canvas.copy_from_bbox(figure.bbox)
+        for artist in changing:  # the full redraw left them out
+            figure.draw_artist(artist)
+
+    def stroke_to(x, y):
+        """Ink a thick line from where the pen was to (x, y): every pixel near the line, with soft edges."""
+        nonlocal pen_at
+        start_x, start_y = pen_at or (x, y)
+        along_x, along_y = x - start_x, y - start_y
+        length_squared = along_x ** 2 + along_y ** 2
+        # How far along the line the nearest point to each pixel is, from 0 (start) to 1 (end);
+        # a click without a move is a line of length 0, hence the 1e-9.
+        t = ((columns - start_x) * along_x + (rows - start_y) * along_y) / max(length_squared, 1e-9)
+        t = t.clamp(0, 1)
+        distance = torch.hypot(columns - start_x - t * along_x, rows - start_y - t * along_y)
+        # Full ink within the pen's radius, fading to none over one more pixel; maximum, not +,
+        # so that crossing a stroke leaves it as it was.
+        torch.maximum(ink, (PEN_RADIUS + 0.5 - distance).clamp(0, 1), out=ink)
+        pen_at = (x, y)
+
+    def clear():
+        ink.zero_()
+        read_drawing()
+
+    def on_press(event):
+        nonlocal pen_down, pen_at
+        if event.inaxes is pad and event.button == MouseButton.LEFT:
+            pen_down, pen_at = True, None
+            stroke_to(event.xdata, event.ydata)
+            read_drawing()
+        elif event.button == MouseButton.RIGHT:
+            clear()
+
+    def on_move(event):
+        nonlocal pen_at
+        if not pen_down:
+            return
+        if event.inaxes is not pad:  # off the pad: the stroke breaks, and starts again on return
+            pen_at = None
+            return
+        stroke_to(event.xdata, event.ydata)
+        read_drawing()
+
+    def on_release(event):
+        nonlocal pen_down
+        if event.button == MouseButton.LEFT and pen_down:
+            pen_down = False
+            probabilities = read_drawing()
+            if probabilities is not None:
+                print(f"drawing: {top_three(probabilities)}", flush=True)
+
+    def on_key(event):
+        if event.key == "c":
+            clear()
+        elif event.key == "q":
+            plt.close(figure)
+
+    for name, handler in (("button_press_event", on_press), ("motion_notify_event", on_move),
+                          ("button_release_event", on_release), ("key_press_event", on_key),
+                          ("draw_event", on_full_redraw)):
+        figure.canvas.mpl_connect(name, handler)
+    return figure
 
 
 if __name__ == "__main__":

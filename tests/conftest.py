@@ -28,13 +28,43 @@ def write_idx(path, array):
         file.write(array.tobytes())
 
 
+def draw_strokes(strokes, size=28, radius=1.3):
+    """A size x size picture, 0-1, of thick straight strokes [(x0, y0, x1, y1), ...] in pixel units."""
+    y, x = np.mgrid[0:size, 0:size] + 0.5  # pixel centres
+    picture = np.zeros((size, size))
+    for x0, y0, x1, y1 in strokes:
+        along = np.array([x1 - x0, y1 - y0])
+        t = np.clip(((x - x0) * along[0] + (y - y0) * along[1]) / max(along @ along, 1e-9), 0, 1)
+        distance = np.hypot(x - x0 - t * along[0], y - y0 - t * along[1])
+        picture = np.maximum(picture, np.clip(radius + 0.5 - distance, 0, 1))
+    return picture
+
+
+def template_strokes():
+    """Ten made-up digits, each three random thick strokes, placed as MNIST places its digits: the
+    longer side of the ink 20 pixels, its centre of mass at the centre of 28x28."""
+    rng = np.random.default_rng(1234)
+    templates = []
+    for _ in range(10):
+        strokes = rng.uniform(0, 1, (3, 4))  # three strokes: x0, y0, x1, y1
+        ends = strokes.reshape(-1, 2)
+        span = (ends.max(axis=0) - ends.min(axis=0)).max()
+        strokes = (strokes - np.tile(ends.min(axis=0), 2)) * (17.4 / span) + 4  # 17.4 + the pen's width = 20
+        picture = draw_strokes(strokes)
+        centres = np.arange(28) + 0.5
+        centre = np.array([picture.sum(axis=0) @ centres, picture.sum(axis=1) @ centres]) / picture.sum()
+        strokes = strokes + np.tile(14 - centre, 2)  # centre of mass to (14, 14), the middle of 28x28
+        templates.append(strokes)
+    return templates
+
+
 def synthetic_digits(count, seed):
-    """`count` 28x28 images in 10 classes: each class a fixed random stroke pattern, plus noise."""
-    templates = (np.random.default_rng(1234).random((10, 28, 28)) < 0.15) * 200.0
+    """`count` 28x28 images in 10 classes: each class a fixed pattern of strokes, plus noise."""
+    templates = np.stack([draw_strokes(strokes) for strokes in template_strokes()]) * 230.0
     rng = np.random.default_rng(seed)
     labels = np.arange(count) % 10
     rng.shuffle(labels)
-    images = templates[labels] * rng.uniform(0.6, 1.2, (count, 1, 1)) + rng.normal(0, 30, (count, 28, 28))
+    images = templates[labels] * rng.uniform(0.6, 1.1, (count, 1, 1)) + rng.normal(0, 30, (count, 28, 28))
     return images.clip(0, 255).astype(np.uint8), labels.astype(np.uint8)
 
 
@@ -52,6 +82,26 @@ def write_mnist(root, train_count=600, test_count=200):
 @pytest.fixture(scope="session")
 def synthetic_mnist(tmp_path_factory):
     return write_mnist(tmp_path_factory.mktemp("synthetic_mnist"))
+
+
+@pytest.fixture(scope="session")
+def trained_model(synthetic_mnist, tmp_path_factory):
+    """A network trained on the synthetic digits, saved with --save-model."""
+    import mnist_mlp
+
+    path = str(tmp_path_factory.mktemp("model") / "model.pt")
+    mnist_mlp.main(["--data-dir", synthetic_mnist, "--device", "cpu", "--no-plot", "--save-model", path])
+    return path
+
+
+@pytest.fixture(scope="session")
+def real_model(tmp_path_factory):
+    """A network trained on real MNIST with the defaults, saved with --save-model (needs MNIST_DATA)."""
+    import mnist_mlp
+
+    path = str(tmp_path_factory.mktemp("real_model") / "model.pt")
+    mnist_mlp.main(["--data-dir", REAL_MNIST, "--device", "cpu", "--no-plot", "--save-model", path])
+    return path
 
 
 @pytest.fixture(scope="session")

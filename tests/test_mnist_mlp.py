@@ -6,6 +6,7 @@ import shutil
 import subprocess
 import sys
 
+import matplotlib.pyplot as plt
 import pytest
 import torch
 from conftest import REAL_MNIST, SCRIPT, needs_real_mnist, write_idx, write_mnist
@@ -290,7 +291,6 @@ def test_the_plot_is_saved_in_the_format_its_name_asks_for(synthetic_mnist, tmp_
     ("tkagg", True, True),  # a desktop window
 ])
 def test_the_picture_is_shown_where_it_can_be(monkeypatch, tmp_path, capsys, backend, shown, told_to_close):
-    import matplotlib.pyplot as plt
 
     shows = []
     monkeypatch.setattr(plt, "get_backend", lambda: backend)
@@ -300,6 +300,50 @@ def test_the_picture_is_shown_where_it_can_be(monkeypatch, tmp_path, capsys, bac
     assert bool(shows) == shown
     assert ("Close the window" in capsys.readouterr().out) == told_to_close
     assert plt.get_fignums() == []  # the figure is closed afterwards
+
+
+def test_the_mistakes_are_wrong_and_the_surest_come_first(synthetic_mnist):
+    torch.manual_seed(0)
+    model = mnist_mlp.Net()  # untrained: it gets most digits wrong, with all kinds of confidence
+    _, test_loader = mnist_mlp.make_loaders(synthetic_mnist, 64, None, torch.device("cpu"))
+    mistakes = mnist_mlp.confident_mistakes(model, torch.device("cpu"), test_loader, count=8)
+    images, labels = test_loader.dataset.tensors
+    with torch.no_grad():
+        probabilities = model(mnist_mlp.normalise(images)).exp()
+    sureness, readings = probabilities.max(dim=1)
+    wrong = readings != labels
+    assert len(mistakes) == 8
+    assert [round(m[3], 6) for m in mistakes] == [round(p, 6) for p in sureness[wrong].sort(descending=True)
+                                                  .values[:8].tolist()]
+    for image, label, reading, probability in mistakes:
+        index = next(i for i in range(len(images)) if torch.equal(images[i], image))
+        assert (label, reading) == (labels[index], readings[index]) and label != reading
+
+
+def test_a_network_that_makes_no_mistakes_has_no_mistakes_row(synthetic_mnist, tmp_path, monkeypatch):
+    shown = []
+    monkeypatch.setattr(mnist_mlp, "save_and_show", lambda figure, path: shown.append(figure))
+    monkeypatch.setattr(mnist_mlp, "confident_mistakes", lambda *args, **kwargs: [])
+    _, test_loader = mnist_mlp.make_loaders(synthetic_mnist, 64, None, torch.device("cpu"))
+    mnist_mlp.show_test_digit(mnist_mlp.Net(), torch.device("cpu"), test_loader, str(tmp_path / "p.png"))
+    assert len(shown[0].axes) == 2  # the digit and its bars only
+    plt.close("all")
+
+
+def test_the_picture_shows_the_mistakes_in_a_row_under_the_digit(synthetic_mnist, tmp_path, monkeypatch):
+    shown = []
+    monkeypatch.setattr(mnist_mlp, "save_and_show", lambda figure, path: shown.append(figure))
+    torch.manual_seed(0)
+    _, test_loader = mnist_mlp.make_loaders(synthetic_mnist, 64, None, torch.device("cpu"))
+    mnist_mlp.show_test_digit(mnist_mlp.Net(), torch.device("cpu"), test_loader, str(tmp_path / "p.png"))
+    shown[0].draw_without_rendering()  # lay it out, as saving does
+    digit, bars, *row = shown[0].axes
+    assert len(row) == 8 and all(axes.images for axes in row)
+    top_row_bottom = min(digit.get_window_extent().y0, bars.get_window_extent().y0)  # in pixels, y up
+    assert all(axes.get_window_extent().y1 < top_row_bottom for axes in row)
+    for axes in row:
+        assert re.fullmatch(r"(\d) read as (?!\1)\d\n\d+\.\d% sure", axes.get_title())
+    plt.close("all")
 
 
 # --- notebooks ------------------------------------------------------------------------------------

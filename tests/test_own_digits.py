@@ -6,7 +6,7 @@ import re
 import numpy as np
 import pytest
 import torch
-from conftest import REAL_MNIST, needs_real_mnist, synthetic_digits
+from conftest import REAL_MNIST, draw_strokes, needs_real_mnist, synthetic_digits, template_strokes
 from PIL import Image
 
 import mnist_mlp
@@ -18,14 +18,6 @@ PREDICTION_LINE = re.compile(r"^(.+): (\d) \((\d+\.\d)%\); then \d \(\d+\.\d%\),
 def predictions_of(output):
     """{picture path: digit} from the lines that --predict prints."""
     return {path: int(digit) for path, digit, _ in PREDICTION_LINE.findall(output)}
-
-
-@pytest.fixture(scope="module")
-def trained_model(synthetic_mnist, tmp_path_factory):
-    """A network trained on the synthetic digits, saved with --save-model."""
-    path = str(tmp_path_factory.mktemp("model") / "model.pt")
-    mnist_mlp.main(["--data-dir", synthetic_mnist, "--device", "cpu", "--no-plot", "--save-model", path])
-    return path
 
 
 def save_picture(path, array, mode="L"):
@@ -149,6 +141,37 @@ def test_bad_pictures_are_named_and_good_ones_still_read(trained_model, tmp_path
     assert missing in errors[2] and "no file" in errors[2]
 
 
+def test_a_decompression_bomb_is_refused_and_the_other_pictures_still_read(trained_model, tmp_path, capsys):
+    # 15000x15000 pixels in a file of about 60 kB: PIL refuses to decode it, as it could fill the memory.
+    bomb = tmp_path / "bomb.png"
+    Image.new("1", (15000, 15000), 1).save(bomb)
+    good = synthetic_pictures(tmp_path, count=2)
+    with pytest.raises(SystemExit) as excinfo:
+        mnist_mlp.main(["--load-model", trained_model, "--predict", good[0], str(bomb), good[1], "--no-plot"])
+    assert excinfo.value.code == 1
+    output = capsys.readouterr()
+    assert set(predictions_of(output.out)) == set(good)
+    assert output.err.strip().splitlines() == [output.err.strip()]  # one line, no traceback
+    assert str(bomb) in output.err and "too large" in output.err and "decompression bomb" in output.err
+
+
+def test_a_16_bit_grey_png_reads_like_its_8_bit_copy(trained_model, tmp_path, capsys):
+    templates = template_strokes()
+    for label in (2, 5, 8):
+        digit = draw_strokes(templates[label] * 2, size=56, radius=2.6)  # the made-up digit, twice as large
+        page = np.full((140, 100), 255, dtype=np.uint16)  # dark ink on white paper, as scanned
+        page[30:86, 20:76] = np.round(255 * (1 - digit))
+        eight_bit = save_picture(tmp_path / f"scan{label}.png", page)
+        sixteen_bit = str(tmp_path / f"scan{label}_16.png")
+        Image.fromarray(page * 257).save(sixteen_bit)  # 0-255 -> 0-65535
+        with Image.open(sixteen_bit) as picture:
+            assert picture.mode == "I;16"
+        assert torch.allclose(mnist_mlp.prepare_image(sixteen_bit), mnist_mlp.prepare_image(eight_bit),
+                              atol=0.02)
+        mnist_mlp.main(["--load-model", trained_model, "--predict", sixteen_bit, "--no-plot"])
+        assert predictions_of(capsys.readouterr().out) == {sixteen_bit: label}
+
+
 def test_picture_becomes_an_mnist_style_digit(tmp_path):
     # A dark stroke on a large white canvas, far from the centre: a tall bar with a foot.
     canvas = np.full((300, 400), 255)
@@ -211,10 +234,8 @@ def user_picture(digit, index, folder):
 
 
 @needs_real_mnist
-def test_reads_real_digits_drawn_as_user_pictures(tmp_path, capsys):
-    model = str(tmp_path / "model.pt")
-    mnist_mlp.main(["--data-dir", REAL_MNIST, "--device", "cpu", "--no-plot", "--save-model", model])
-    capsys.readouterr()
+def test_reads_real_digits_drawn_as_user_pictures(real_model, tmp_path, capsys):
+    model = real_model
     from torchvision import datasets
 
     test_set = datasets.MNIST(REAL_MNIST, train=False)
