@@ -170,7 +170,7 @@ def test(model, device, test_loader):
 # %% Showing a digit
 def show_test_digit(model, device, test_loader, path):
     """Let the trained network read one test picture, chosen at random, and draw its answer; below
-    it, the test pictures it reads wrong."""
+    it, the test pictures it reads wrong with the most confidence."""
     test_set = test_loader.dataset
     image, label = test_set[torch.randint(len(test_set), ()).item()]
     image = normalise(image.to(device))
@@ -179,8 +179,8 @@ def show_test_digit(model, device, test_loader, path):
         probabilities = model(image[None]).exp()[0]  # [None]: a batch of one; exp: log-probabilities undone
     prediction = int(probabilities.argmax())
     title = f"Prediction: {prediction} ({probabilities[prediction]:.1%}), true label: {int(label)}"
-    # The test digits it reads wrong, the ones it is surest of first: they show what it finds hard.
-    # Many are badly written; a few, a person reads at a glance.
+    # The test digits it reads wrong, the ones it is surest of first: read them yourself, and
+    # compare. They show what it finds hard, and where it is sure and wrong.
     mistakes = confident_mistakes(model, device, test_loader, count=8)
     plot_prediction(image, probabilities, title, path, mistakes)
 
@@ -534,7 +534,7 @@ def prepare_image(path):
                 picture = ImageOps.exif_transpose(picture)  # phone photos: turn them the right way up
                 picture.thumbnail((512, 512))  # a 12-megapixel photo has far more detail than 20x20 needs
                 if picture.mode.startswith("I"):  # 16-bit grey, as scanners write it: 0-65535 to 0-255
-                    picture = picture.point(lambda value: value / 256)
+                    picture = picture.convert("I").point(lambda value: value / 256)
                 picture = picture.convert("RGBA")
     except FileNotFoundError:
         return f"there is no file {path}"

@@ -155,17 +155,20 @@ def test_a_decompression_bomb_is_refused_and_the_other_pictures_still_read(train
     assert str(bomb) in output.err and "too large" in output.err and "decompression bomb" in output.err
 
 
-def test_a_16_bit_grey_png_reads_like_its_8_bit_copy(trained_model, tmp_path, capsys):
+@pytest.mark.parametrize("name, mode", [("png", "I;16"), ("tif", "I;16B")])  # PNG; big-endian TIFF
+def test_a_16_bit_grey_picture_reads_like_its_8_bit_copy(trained_model, tmp_path, capsys, name, mode):
     templates = template_strokes()
     for label in (2, 5, 8):
         digit = draw_strokes(templates[label] * 2, size=56, radius=2.6)  # the made-up digit, twice as large
         page = np.full((140, 100), 255, dtype=np.uint16)  # dark ink on white paper, as scanned
         page[30:86, 20:76] = np.round(255 * (1 - digit))
         eight_bit = save_picture(tmp_path / f"scan{label}.png", page)
-        sixteen_bit = str(tmp_path / f"scan{label}_16.png")
-        Image.fromarray(page * 257).save(sixteen_bit)  # 0-255 -> 0-65535
+        sixteen_bit = str(tmp_path / f"scan{label}_16.{name}")
+        byte_order = ">u2" if mode.endswith("B") else "<u2"  # big-endian, or little-endian
+        sixteen_bit_page = (page * 257).astype(byte_order)  # 0-255 -> 0-65535
+        Image.frombytes(mode, (100, 140), sixteen_bit_page.tobytes()).save(sixteen_bit)
         with Image.open(sixteen_bit) as picture:
-            assert picture.mode == "I;16"
+            assert picture.mode == mode
         assert torch.allclose(mnist_mlp.prepare_image(sixteen_bit), mnist_mlp.prepare_image(eight_bit),
                               atol=0.02)
         mnist_mlp.main(["--load-model", trained_model, "--predict", sixteen_bit, "--no-plot"])
