@@ -652,6 +652,7 @@ def drawing_pad(model, device):
     rows, columns = torch.meshgrid(torch.arange(PAD_PIXELS) + 0.5, torch.arange(PAD_PIXELS) + 0.5,
                                    indexing="ij")  # the centre of each pad pixel
     pen_down, pen_at = False, None  # whether the left button is held, and where the stroke has reached
+    reading = None  # the network's probabilities for the drawing as shown, None while the pad is blank
 
     with plt.rc_context({"toolbar": "None"}):  # (matplotlib's spelling) pan and zoom would take the mouse
         figure = plt.figure(figsize=(10, 6))
@@ -682,7 +683,8 @@ def drawing_pad(model, device):
     background = None  # the saved copy, taken after each full redraw (the first one, or a resize)
 
     def read_drawing():
-        """Show the network's reading of the drawing; return its probabilities, or None if blank."""
+        """Let the network read the drawing, and show its reading."""
+        nonlocal reading
         drawn = bool(ink.max() > 0)
         probabilities, seen_pixels = torch.zeros(10), torch.zeros(28, 28)
         if drawn:
@@ -699,7 +701,7 @@ def drawing_pad(model, device):
         pad_image.set_data(ink.numpy())
         seen_image.set_data(seen_pixels.numpy())
         repaint()
-        return probabilities if drawn else None
+        reading = probabilities if drawn else None
 
     def repaint():
         """Paint the saved copy back, then the changing artists over it; or redraw everything."""
@@ -761,9 +763,8 @@ def drawing_pad(model, device):
         nonlocal pen_down
         if event.button == MouseButton.LEFT and pen_down:
             pen_down = False
-            probabilities = read_drawing()
-            if probabilities is not None:
-                print(f"drawing: {top_three(probabilities)}", flush=True)
+            if reading is not None:  # as read at the last move: the drawing has not changed since
+                print(f"drawing: {top_three(reading)}", flush=True)
 
     def on_key(event):
         if event.key == "c":
