@@ -1,6 +1,6 @@
-"""Why mnist_mlp.py deals its training batches with a BatchSampler instead of shuffle=True.
+"""The README's speed tip: a faster training loader than the lesson's DataLoader(..., shuffle=True).
 
-Both DataLoaders below give the same batches, in the same order for the same seed. The usual one,
+Both DataLoaders below give the same batches, in the same order for the same seed. The lesson's,
 DataLoader(train_set, batch_size=128, shuffle=True), fetches each picture on its own and stacks
 them; the BatchSampler one lets TensorDataset fetch a whole batch in one indexing. In one process,
 alternating between the two, this times a pass over the loader alone and a whole training epoch
@@ -67,7 +67,7 @@ def main():
                 pass
             loader_only[name].append(time.perf_counter() - start)
             start = time.perf_counter()
-            with contextlib.redirect_stdout(io.StringIO()):  # train() prints its epoch line
+            with contextlib.redirect_stdout(io.StringIO()):  # no progress bar, but just in case
                 mnist_mlp.train(model, torch.device("cpu"), loader, optimizer, scheduler, 1, 1)
             epoch[name].append(time.perf_counter() - start)
     print(f"\nmedians of {args.rounds} rounds, in seconds, on the CPU\n")

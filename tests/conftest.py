@@ -90,7 +90,7 @@ def trained_model(synthetic_mnist, tmp_path_factory):
     import mnist_mlp
 
     path = str(tmp_path_factory.mktemp("model") / "model.pt")
-    mnist_mlp.main(["--data-dir", synthetic_mnist, "--device", "cpu", "--no-plot", "--save-model", path])
+    mnist_mlp.run(["--data-dir", synthetic_mnist, "--device", "cpu", "--no-plot", "--save-model", path])
     return path
 
 
@@ -100,7 +100,7 @@ def real_model(tmp_path_factory):
     import mnist_mlp
 
     path = str(tmp_path_factory.mktemp("real_model") / "model.pt")
-    mnist_mlp.main(["--data-dir", REAL_MNIST, "--device", "cpu", "--no-plot", "--save-model", path])
+    mnist_mlp.run(["--data-dir", REAL_MNIST, "--device", "cpu", "--no-plot", "--save-model", path])
     return path
 
 

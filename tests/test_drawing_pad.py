@@ -154,7 +154,7 @@ def test_draw_with_a_saved_model_needs_no_data(trained_model, tmp_path, monkeypa
     shown = []
     monkeypatch.setattr(plt, "get_backend", lambda: "tkagg")  # as on a desktop
     monkeypatch.setattr(plt, "show", lambda: shown.append(plt.get_fignums()))
-    mnist_mlp.main(["--data-dir", str(tmp_path / "no-such-folder"), "--load-model", trained_model, "--draw"])
+    mnist_mlp.run(["--data-dir", str(tmp_path / "no-such-folder"), "--load-model", trained_model, "--draw"])
     output = capsys.readouterr().out
     assert shown and len(shown[0]) == 1  # the pad, and only the pad, was shown
     assert "Test accuracy" not in output and "Training" not in output and "left mouse button" in output
@@ -168,7 +168,7 @@ def test_draw_with_a_saved_model_needs_no_data(trained_model, tmp_path, monkeypa
 def test_no_window_is_one_clear_message_before_training(monkeypatch, backend, hint, capsys):
     monkeypatch.setattr(plt, "get_backend", lambda: backend)
     with pytest.raises(SystemExit) as excinfo:
-        mnist_mlp.main(["--data-dir", "/no/such/folder", "--draw"])  # refused before MNIST is looked for
+        mnist_mlp.run(["--data-dir", "/no/such/folder", "--draw"])  # refused before MNIST is looked for
     message = str(excinfo.value.code)
     assert message.startswith("mnist_mlp: error: --draw needs a window") and hint in message
     assert "--predict" in message and "\n" not in message

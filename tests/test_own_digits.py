@@ -37,19 +37,19 @@ def synthetic_pictures(tmp_path, count=6):
 def test_saved_model_gives_the_same_accuracy_and_predictions(synthetic_mnist, tmp_path, capsys):
     model = str(tmp_path / "model.pt")
     pictures = synthetic_pictures(tmp_path)
-    mnist_mlp.main(["--data-dir", synthetic_mnist, "--device", "cpu", "--save-model", model,
+    mnist_mlp.run(["--data-dir", synthetic_mnist, "--device", "cpu", "--save-model", model,
                     "--predict", *pictures, "--no-plot"])
     trained = capsys.readouterr().out
     assert f"Saved the model to {model}" in trained
     assert [name for name in os.listdir(tmp_path) if name.endswith(".tmp")] == []  # no temporary file left
 
-    mnist_mlp.main(["--data-dir", synthetic_mnist, "--device", "cpu", "--load-model", model, "--no-plot"])
+    mnist_mlp.run(["--data-dir", synthetic_mnist, "--device", "cpu", "--load-model", model, "--no-plot"])
     tested = capsys.readouterr().out
     assert "Training on" not in tested
     accuracy_line = re.compile(r"^Test accuracy: .*$", re.MULTILINE)
     assert accuracy_line.findall(tested) == accuracy_line.findall(trained) != []
 
-    mnist_mlp.main(["--load-model", model, "--predict", *pictures, "--no-plot"])
+    mnist_mlp.run(["--load-model", model, "--predict", *pictures, "--no-plot"])
     predicted = capsys.readouterr().out
     assert PREDICTION_LINE.findall(predicted) == PREDICTION_LINE.findall(trained)
     assert len(predictions_of(predicted)) == len(pictures)
@@ -58,7 +58,7 @@ def test_saved_model_gives_the_same_accuracy_and_predictions(synthetic_mnist, tm
 def test_predicting_with_a_saved_model_needs_no_data(trained_model, tmp_path, capsys):
     pictures = synthetic_pictures(tmp_path, count=3)
     plot = tmp_path / "mine.png"
-    mnist_mlp.main(["--data-dir", str(tmp_path / "no-such-folder"), "--load-model", trained_model,
+    mnist_mlp.run(["--data-dir", str(tmp_path / "no-such-folder"), "--load-model", trained_model,
                     "--predict", *pictures, "--plot", str(plot)])
     output = capsys.readouterr().out
     assert "Test accuracy" not in output
@@ -71,7 +71,7 @@ def test_predicting_with_a_saved_model_needs_no_data(trained_model, tmp_path, ca
 def test_saving_replaces_an_old_model_whole(synthetic_mnist, tmp_path, capsys):
     model = tmp_path / "model.pt"
     model.write_bytes(b"an older model")
-    mnist_mlp.main(["--data-dir", synthetic_mnist, "--epochs", "1", "--no-plot", "--save-model", str(model)])
+    mnist_mlp.run(["--data-dir", synthetic_mnist, "--epochs", "1", "--no-plot", "--save-model", str(model)])
     state_dict = torch.load(model, weights_only=True)
     assert set(state_dict) == set(mnist_mlp.Net().state_dict())
     assert os.listdir(tmp_path) == ["model.pt"]
@@ -79,7 +79,7 @@ def test_saving_replaces_an_old_model_whole(synthetic_mnist, tmp_path, capsys):
 
 def test_saving_into_a_missing_folder_is_a_clean_error(synthetic_mnist, tmp_path):
     with pytest.raises(SystemExit) as excinfo:
-        mnist_mlp.main(["--data-dir", synthetic_mnist, "--epochs", "1", "--no-plot",
+        mnist_mlp.run(["--data-dir", synthetic_mnist, "--epochs", "1", "--no-plot",
                         "--save-model", str(tmp_path / "missing" / "model.pt")])
     assert "cannot save the model" in excinfo.value.code
 
@@ -100,7 +100,7 @@ def test_a_model_file_that_runs_code_is_refused(tmp_path, trained_model):
     torch.save({"fc1.weight": RunsCodeWhenLoaded(str(marker))}, evil)
     pictures = synthetic_pictures(tmp_path, count=1)
     with pytest.raises(SystemExit) as excinfo:
-        mnist_mlp.main(["--load-model", str(evil), "--predict", *pictures, "--no-plot"])
+        mnist_mlp.run(["--load-model", str(evil), "--predict", *pictures, "--no-plot"])
     assert "io.open" in excinfo.value.code and "would run on loading" in excinfo.value.code
     assert str(evil) in excinfo.value.code
     assert not marker.exists()
@@ -116,7 +116,7 @@ def test_bad_model_files_are_clean_errors(tmp_path, content, message):
     path = str(tmp_path / "model.pt")
     content(path)
     with pytest.raises(SystemExit) as excinfo:
-        mnist_mlp.main(["--load-model", path, "--predict", "whatever.png", "--no-plot"])
+        mnist_mlp.run(["--load-model", path, "--predict", "whatever.png", "--no-plot"])
     assert message in excinfo.value.code and path in excinfo.value.code
 
 
@@ -129,7 +129,7 @@ def test_bad_pictures_are_named_and_good_ones_still_read(trained_model, tmp_path
     blank = save_picture(tmp_path / "blank.png", np.full((200, 200), 255))
     missing = str(tmp_path / "missing.jpg")
     with pytest.raises(SystemExit) as excinfo:
-        mnist_mlp.main(["--load-model", trained_model, "--predict", good[0], str(not_a_picture), blank,
+        mnist_mlp.run(["--load-model", trained_model, "--predict", good[0], str(not_a_picture), blank,
                         missing, good[1], "--no-plot"])
     assert excinfo.value.code == 1
     output = capsys.readouterr()
@@ -147,7 +147,7 @@ def test_a_decompression_bomb_is_refused_and_the_other_pictures_still_read(train
     Image.new("1", (15000, 15000), 1).save(bomb)
     good = synthetic_pictures(tmp_path, count=2)
     with pytest.raises(SystemExit) as excinfo:
-        mnist_mlp.main(["--load-model", trained_model, "--predict", good[0], str(bomb), good[1], "--no-plot"])
+        mnist_mlp.run(["--load-model", trained_model, "--predict", good[0], str(bomb), good[1], "--no-plot"])
     assert excinfo.value.code == 1
     output = capsys.readouterr()
     assert set(predictions_of(output.out)) == set(good)
@@ -171,7 +171,7 @@ def test_a_16_bit_grey_picture_reads_like_its_8_bit_copy(trained_model, tmp_path
             assert picture.mode == mode
         assert torch.allclose(mnist_mlp.prepare_image(sixteen_bit), mnist_mlp.prepare_image(eight_bit),
                               atol=0.02)
-        mnist_mlp.main(["--load-model", trained_model, "--predict", sixteen_bit, "--no-plot"])
+        mnist_mlp.run(["--load-model", trained_model, "--predict", sixteen_bit, "--no-plot"])
         assert predictions_of(capsys.readouterr().out) == {sixteen_bit: label}
 
 
@@ -250,7 +250,7 @@ def test_reads_real_digits_drawn_as_user_pictures(real_model, tmp_path, capsys):
     right = [i for i in range(200) if predicted[i] == test_set.targets[i]][:40]  # ones it reads as MNIST
     pictures = {user_picture(test_set.data[i], i, tmp_path): int(test_set.targets[i]) for i in right}
     assert {os.path.splitext(p)[1] for p in pictures} == {".png", ".jpg"}
-    mnist_mlp.main(["--load-model", model, "--predict", *pictures, "--no-plot"])
+    mnist_mlp.run(["--load-model", model, "--predict", *pictures, "--no-plot"])
     read = predictions_of(capsys.readouterr().out)
     correct = sum(read[path] == label for path, label in pictures.items())
     print(f"read {correct} of {len(pictures)} user pictures correctly")
@@ -261,11 +261,11 @@ def test_reads_real_digits_drawn_as_user_pictures(real_model, tmp_path, capsys):
 def test_weights_saved_on_a_gpu_load_on_the_cpu(synthetic_mnist, tmp_path, capsys):
     model = str(tmp_path / "gpu.pt")
     pictures = synthetic_pictures(tmp_path, count=4)
-    mnist_mlp.main(["--data-dir", synthetic_mnist, "--device", "cuda", "--save-model", model,
+    mnist_mlp.run(["--data-dir", synthetic_mnist, "--device", "cuda", "--save-model", model,
                     "--predict", *pictures, "--no-plot"])
     on_gpu = capsys.readouterr().out
     assert "Using device: cuda" in on_gpu
     assert next(iter(torch.load(model, weights_only=True).values())).is_cuda
-    mnist_mlp.main(["--device", "cpu", "--load-model", model, "--predict", *pictures, "--no-plot"])
+    mnist_mlp.run(["--device", "cpu", "--load-model", model, "--predict", *pictures, "--no-plot"])
     on_cpu = capsys.readouterr().out
     assert predictions_of(on_cpu) == predictions_of(on_gpu) and len(predictions_of(on_cpu)) == 4
