@@ -206,11 +206,15 @@ def main(args):
 # that uses them: Python runs them as it reads the file, so they are ready before main() is called.
 # =================================================================================================
 import argparse  # reads the flags you type after `python mnist_mlp.py`
+import gzip  # MNIST's files as published are gzipped
+import http.client  # its error: a download cut off halfway
 import math  # isfinite, to spot a loss that has blown up
 import os  # file paths, and the MNIST_DATA environment variable
+import shutil  # copies a file's contents, to unpack a gzipped one
 import socket  # a time limit for the download, so that a dead network cannot hang the program
 import sys  # error messages, exit codes, and whether we print to a terminal
 import warnings  # to silence PIL's warning about large pictures, which we shrink anyway
+import zlib  # its error: a gzipped file whose contents are damaged
 
 import matplotlib.pyplot as plt  # draws the pictures and the drawing pad
 from matplotlib.backend_bases import FigureCanvasBase, MouseButton  # picture formats; mouse buttons
@@ -230,22 +234,30 @@ PLOT_FORMATS = sorted(set(FigureCanvasBase.get_supported_filetypes()) - {"pgf"})
 def run(argv=None):
     """What `python mnist_mlp.py` runs: the lesson's main(), or with --load-model a saved network
     instead (tested on MNIST, unless it is only to read your digits); then --save-model,
-    --predict and --draw, and last the pictures' windows."""
-    args = parse_args(argv)
-    if args.load_model:
-        model, device = use_saved_model(args)
-    else:
-        # With --predict or --draw, the picture is of your digits, not of a test digit.
-        model = main(argparse.Namespace(**{**vars(args), "plot": None}) if args.predict or args.draw
-                     else args)
-        device = next(model.parameters()).device
+    --predict and --draw, and last the pictures' windows. Ctrl-C stops it with one line."""
+    for stream in (sys.stdout, sys.stderr):  # a console that cannot print a character (Windows'
+        if hasattr(stream, "reconfigure"):  # cp1252 and a Cyrillic file name) prints \u... instead
+            stream.reconfigure(errors="backslashreplace")
+    try:
+        args = parse_args(argv)
+        if args.load_model:
+            model, device = use_saved_model(args)
+        else:
+            # With --predict or --draw, the picture is of your digits, not of a test digit.
+            model = main(argparse.Namespace(**{**vars(args), "plot": None}) if args.predict or args.draw
+                         else args)
+            device = next(model.parameters()).device
         if args.save_model:
             save_model(model, args.save_model)
-    if args.predict:  # your own pictures: see "Try your own digit" in README.md
-        predict_images(model, args.predict, device, args.plot)
-    if args.draw:  # a window to draw digits in with the mouse: see "Draw your own" in README.md
-        draw_digits(model, device)
-    show_pictures()  # last, so that nothing waits for a window to be closed
+        if args.predict:  # your own pictures: see "Try your own digit" in README.md
+            predict_images(model, args.predict, device, args.plot)
+        if args.draw:  # a window to draw digits in with the mouse: see "Draw your own" in README.md
+            draw_digits(model, device)
+        show_pictures()  # last, so that nothing waits for a window to be closed
+    except KeyboardInterrupt:  # files are written whole or not at all (see save_model())
+        print(file=sys.stderr)  # off the line that ^C was echoed on
+        print("mnist_mlp: stopped by Ctrl-C", file=sys.stderr)
+        sys.exit(130)  # 128 + SIGINT's number: how shells report a program stopped by Ctrl-C
 
 
 def use_saved_model(args):
@@ -256,6 +268,10 @@ def use_saved_model(args):
     print(f"Using device: {device}")
     model = Net().to(device)
     load_model(model, args.load_model, device)
+    ignored = [flag for flag, value, default in (("--epochs", args.epochs, EPOCHS), ("--lr", args.lr, LEARNING_RATE),
+                                                  ("--subset", args.subset, None)) if value != default]
+    if ignored:
+        print(f"Not training (--load-model), so {' and '.join(ignored)} changed nothing")
     if not (args.predict or args.draw):  # your own digits need no MNIST
         _, test_loader = make_loaders(args.data_dir, args.batch_size)
         test_set = test_loader.dataset
@@ -326,6 +342,18 @@ def parse_args(argv=None):
                          "one of " + ", ".join(f".{name}" for name in PLOT_FORMATS))
         if not os.path.isdir(folder):
             parser.error(f"argument --plot: there is no folder {folder} to save the picture in")
+    if args.save_model:  # a model that cannot be saved is refused now, not after training
+        folder = os.path.dirname(args.save_model) or "."
+        if os.path.isdir(args.save_model):
+            parser.error(f"argument --save-model: {args.save_model} is a folder; give a file name, "
+                         f"such as {os.path.join(args.save_model, 'mnist_mlp.pt')}")
+        if not os.path.isdir(folder):
+            parser.error(f"argument --save-model: there is no folder {folder} to save the model in")
+    if args.predict and not args.load_model:  # your pictures, read now rather than after training
+        for path in args.predict:
+            problem = prepare_image(path)
+            if isinstance(problem, str):
+                parser.error(f"argument --predict: {problem} (checked before training)")
     if args.draw:  # refused now, rather than after training
         check_window_can_open()
     return args
@@ -351,6 +379,11 @@ def progress_bar(batches, epoch, epochs):
 def check_training(loss, accuracy, epoch, batches_per_epoch, args):
     """Stop if the loss has blown up; after the last epoch, say so if the network learned nothing."""
     hint = f"the learning rate (--lr {args.lr:g}) is probably too high; the default is {LEARNING_RATE:g}"
+    if args.lr <= LEARNING_RATE:  # a rate this small does not blow up on good data and arithmetic
+        gpu = args.device != "cpu" and (torch.cuda.is_available() or torch.backends.mps.is_available())
+        hint = (f"at --lr {args.lr:g}, no higher than the default, that points to the device or the "
+                "data, not the settings: " +
+                ("try --device cpu" if gpu else "check MNIST's files (--data-dir) and the PyTorch install"))
     # Guessing among ten digits costs a loss of log(10) = 2.3. Far above it, the steps are so large
     # that the weights fly apart, and more epochs only make them larger.
     if not math.isfinite(loss) or loss > 10 * math.log(10):
@@ -390,10 +423,68 @@ def check_data_files(raw_folder):
                  f"{actual_bytes:,}; {replace}")
 
 
+def find_mnist(data_dir):
+    """The folder to give torchvision, which reads <folder>/MNIST/raw/: data_dir, made absolute so
+    that messages name it wherever the program runs from. A --data-dir that points at MNIST/ or
+    at MNIST/raw/ itself is taken as meant; MNIST's files elsewhere in it are a clear error."""
+    data_dir = os.path.abspath(data_dir)
+    for root in (data_dir, os.path.dirname(data_dir), os.path.dirname(os.path.dirname(data_dir))):
+        raw_folder = os.path.join(root, "MNIST", "raw")
+        if data_dir in (root, os.path.dirname(raw_folder), raw_folder) and has_mnist_files(raw_folder):
+            return root
+    for folder in (os.path.join(data_dir, "MNIST"), data_dir):
+        if has_mnist_files(folder):
+            fail(f"MNIST's files are in {folder}, but they are read from {os.path.join(data_dir, 'MNIST', 'raw')}: "
+                 "move them there")
+    return data_dir
+
+
+def has_mnist_files(folder):
+    """Whether the folder holds any of MNIST's four files: as they are, gzipped, or named with a dot
+    before "idx" (train-images.idx3-ubyte, as some copies of MNIST name them)."""
+    names = os.listdir(folder) if os.path.isdir(folder) else []
+    return any(name.replace(".idx", "-idx").removesuffix(".gz") in IDX_FILES for name in names)
+
+
+def unpack_mnist_files(raw_folder):
+    """Make MNIST's four files ready in raw_folder when they came gzipped, as MNIST is published
+    (torchvision unpacks only the ones it downloaded itself), or say how to name them."""
+    names = os.listdir(raw_folder) if os.path.isdir(raw_folder) else []
+    dotted = sorted(name for name in names if ".idx" in name and name.replace(".idx", "-idx") in IDX_FILES)
+    if dotted and not all(name in names for name in IDX_FILES):
+        fail(f"{raw_folder} has {', '.join(dotted)}: rename them with a dash before idx "
+             f"({', '.join(IDX_FILES)}), the names torchvision reads")
+    for name in IDX_FILES:
+        path = os.path.join(raw_folder, name)
+        if os.path.exists(path) or not os.path.exists(path + ".gz"):
+            continue
+        temporary = f"{path}.{os.getpid()}.tmp"  # written whole, then renamed
+        try:
+            with gzip.open(path + ".gz", "rb") as packed, open(temporary, "wb") as unpacked:
+                shutil.copyfileobj(packed, unpacked)
+            os.replace(temporary, path)
+        except (OSError, EOFError, zlib.error) as error:
+            problem = "is not a gzip file" if isinstance(error, (gzip.BadGzipFile, zlib.error)) else \
+                "is truncated" if isinstance(error, EOFError) else None
+            if problem:
+                fail(f"{path}.gz {problem}; delete it and run again, or copy a good one in its place")
+            fail(f"cannot unpack {path}.gz into {raw_folder} ({error.strerror or error}): unpack it "
+                 "yourself (gunzip), or copy the folder somewhere you can write to")
+        finally:
+            if os.path.exists(temporary):
+                os.remove(temporary)
+
+
 def load_mnist(data_dir):
     """MNIST's training and test sets as torchvision datasets, downloaded on the first run."""
+    data_dir = find_mnist(data_dir)
     raw_folder = os.path.join(data_dir, "MNIST", "raw")
+    unpack_mnist_files(raw_folder)
     check_data_files(raw_folder)
+    # A download that fails must leave nothing behind: note what is there before it starts.
+    new_folders = [folder for folder in (data_dir, os.path.dirname(raw_folder), raw_folder)
+                   if not os.path.isdir(folder)]
+    old_files = set(os.listdir(raw_folder)) if os.path.isdir(raw_folder) else set()
     # torchvision's download has no time limit of its own: without one, a network that answers
     # nothing would leave the program waiting forever. download=True fetches the files once.
     previous_timeout = socket.getdefaulttimeout()
@@ -401,9 +492,14 @@ def load_mnist(data_dir):
     try:
         train_set = datasets.MNIST(data_dir, train=True, download=True)
         test_set = datasets.MNIST(data_dir, train=False, download=True)
-    except (RuntimeError, OSError) as error:
+    except (RuntimeError, OSError, http.client.HTTPException) as error:  # the last: a cut-off transfer
         if all(os.path.isfile(os.path.join(raw_folder, name)) for name in IDX_FILES):
             raise  # the files are there, so this is not a download problem: show it as it is
+        for name in set(os.listdir(raw_folder) if os.path.isdir(raw_folder) else []) - old_files:
+            os.remove(os.path.join(raw_folder, name))  # half-downloaded files
+        for folder in reversed(new_folders):
+            if os.path.isdir(folder) and not os.listdir(folder):
+                os.rmdir(folder)
         reason = str(error).strip().splitlines()[-1]
         fail(f"MNIST is not in {raw_folder} and downloading it failed ({reason}). Put the four IDX "
              f"files ({', '.join(IDX_FILES)}) in {raw_folder}, or point --data-dir (or the MNIST_DATA "
@@ -437,7 +533,8 @@ def print_common_mistakes(model, device, test_set):
     # One counter for each (true digit, digit read) pair: number 10 * true digit + digit read.
     counts = torch.bincount(labels[wrong] * 10 + readings[wrong], minlength=100).tolist()
     pairs = sorted(range(100), key=lambda pair: counts[pair], reverse=True)[:3]
-    worst = [f"{pair // 10} read as {pair % 10} ({counts[pair]} times)" for pair in pairs if counts[pair]]
+    worst = [f"{pair // 10} read as {pair % 10} ({counts[pair]} {'time' if counts[pair] == 1 else 'times'})"
+             for pair in pairs if counts[pair]]
     if worst:
         print("Most common mistakes: " + ", ".join(worst))
 
@@ -496,11 +593,17 @@ def showing_backend():
 
 def save_picture(figure, path):
     """Save the figure to PATH. Where it can be shown, it stays open for show_pictures()."""
+    # To a temporary file beside PATH, then renamed: an interrupted save leaves no half picture.
+    temporary = f"{path}.{os.getpid()}.tmp"
     try:
-        figure.savefig(path, dpi=80)
+        figure.savefig(temporary, format=os.path.splitext(path)[1][1:].lower(), dpi=80)
+        os.replace(temporary, path)
     except (OSError, ValueError) as error:
         plt.close(figure)
         fail(f"cannot save the picture to {path}: {getattr(error, 'strerror', None) or error}")
+    finally:
+        if os.path.exists(temporary):
+            os.remove(temporary)
     print(f"Saved the picture to {path}")
     if showing_backend() is None:
         plt.close(figure)  # nowhere to show it: free it now
@@ -549,10 +652,25 @@ def load_model(model, path, device):
             code = torch.serialization.get_unsafe_globals_in_checkpoint(path)
         except Exception:
             code = []
+        if any(name.startswith("torch.nn.modules.") or name.endswith(".Net") for name in code):
+            fail(f"{path} holds a whole pickled model (saved with torch.save(model)), not just its "
+                 "weights; it is not loaded, because loading a pickle runs the code it names "
+                 f"({', '.join(code)}). Where the model was made, save its weights with "
+                 "torch.save(model.state_dict(), PATH), as --save-model does, and load that file")
         if code:
             fail(f"{path} was not loaded: besides weights it holds Python code ({', '.join(code)}) "
                  "that would run on loading")
         fail(f"{path} is not a PyTorch weights file saved with --save-model")
+    # Checkpoints saved by other programs often wrap the weights: in a dict beside the optimizer's
+    # state, or with every name prefixed by a wrapper (nn.DataParallel: "module."; torch.compile:
+    # "_orig_mod."). The tensors are the same, so unwrap them.
+    if isinstance(state_dict, dict):
+        for key in ("state_dict", "model_state_dict", "model"):
+            if isinstance(state_dict.get(key), dict):
+                state_dict = state_dict[key]
+                break
+        for prefix in ("module.", "_orig_mod."):
+            torch.nn.modules.utils.consume_prefix_in_state_dict_if_present(state_dict, prefix)
     try:
         model.load_state_dict(state_dict)
     except (RuntimeError, TypeError, AttributeError):

@@ -2,6 +2,7 @@
 
 import os
 import socket
+import subprocess
 import sys
 
 os.environ.setdefault("MPLBACKEND", "Agg")  # before matplotlib is imported: never open a window
@@ -16,6 +17,25 @@ SCRIPT = os.path.join(ROOT, "mnist_mlp.py")
 REAL_MNIST = os.environ.get("MNIST_DATA")
 has_real_mnist = REAL_MNIST is not None and os.path.isdir(os.path.join(REAL_MNIST, "MNIST", "raw"))
 needs_real_mnist = pytest.mark.skipif(not has_real_mnist, reason="set MNIST_DATA to a folder with MNIST/raw/")
+
+
+def error_of(excinfo):
+    """The message of a clean exit through mnist_mlp.fail()."""
+    assert isinstance(excinfo.value.code, str), excinfo.value.code
+    return excinfo.value.code
+
+
+def run_script(*args, closed_port_url, cwd=None, env=None, before=""):
+    """Run mnist_mlp.py as a user would, in a fresh process whose downloads go to a closed port (or
+    another mirror), from `cwd`, with `env` added to the environment; `before` is Python code run
+    first (to break something on purpose). A None in `env` unsets that variable."""
+    code = ("import runpy, sys; from torchvision import datasets\n"
+            f"datasets.MNIST.mirrors = [{closed_port_url!r}]\n{before}\n"
+            f"sys.argv = [{SCRIPT!r}] + sys.argv[1:]; runpy.run_path({SCRIPT!r}, run_name='__main__')")
+    env = {name: value for name, value in {**os.environ, "MPLBACKEND": "Agg", **(env or {})}.items()
+           if value is not None}  # None in `env`: unset
+    return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, env=env,
+                          cwd=cwd, timeout=300)
 
 
 def write_idx(path, array):

@@ -9,7 +9,7 @@ import sys
 import matplotlib.pyplot as plt
 import pytest
 import torch
-from conftest import REAL_MNIST, SCRIPT, needs_real_mnist, write_idx, write_mnist
+from conftest import REAL_MNIST, SCRIPT, error_of, needs_real_mnist, run_script, write_idx, write_mnist
 from PIL import Image
 
 import mnist_mlp
@@ -25,22 +25,6 @@ def accuracy_of(output):
     percent, correct, total = float(match.group(1)), int(match.group(2)), int(match.group(3))
     assert percent == pytest.approx(100 * correct / total, abs=0.005)
     return percent
-
-
-def error_of(excinfo):
-    """The message of a clean exit through mnist_mlp.fail()."""
-    assert isinstance(excinfo.value.code, str), excinfo.value.code
-    return excinfo.value.code
-
-
-def run_script(*args, closed_port_url):
-    """Run mnist_mlp.py as a user would, in a fresh process whose downloads go to a closed port."""
-    code = ("import runpy, sys; from torchvision import datasets; "
-            f"datasets.MNIST.mirrors = [{closed_port_url!r}]; "
-            f"sys.argv = [{SCRIPT!r}] + sys.argv[1:]; runpy.run_path({SCRIPT!r}, run_name='__main__')")
-    env = dict(os.environ, MPLBACKEND="Agg")
-    return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, env=env,
-                          timeout=300)
 
 
 # --- the network ----------------------------------------------------------------------------------
