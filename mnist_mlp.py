@@ -17,19 +17,19 @@ read can skip: the lesson calls it by names that say what they do, such as load_
 """
 
 # %% Imports: the libraries this lesson uses (the plumbing after main() imports its own)
-import time  # a clock, to time each epoch
+import time  # a clock, to time the training
 
 import torch  # tensors (n-dimensional arrays that can live on a GPU) and automatic gradients
-import torch.nn as nn  # building blocks of neural networks, such as fully connected layers
-import torch.nn.functional as F  # functions without weights of their own: relu, log_softmax, nll_loss
-from torch.utils.data import DataLoader, TensorDataset  # hand out the pictures in batches
+import torch.nn as nn  # building blocks of neural networks: layers whose weights learn
+import torch.nn.functional as F  # operations without weights of their own, as plain functions
+from torch.utils.data import DataLoader, TensorDataset  # hand out the pictures a few at a time
 
 # %% Settings: the first four can be changed with flags, e.g. `python mnist_mlp.py --epochs 5`
 EPOCHS = 3  # an epoch is one pass over all the training pictures; three passes are enough here
 BATCH_SIZE = 128  # how many pictures the network learns from at each step
-LEARNING_RATE = 8e-3  # the largest step of learning; smaller at the start and at the end
+LEARNING_RATE = 8e-3  # how big the steps of learning are
 SEED = 0  # the same seed gives the same result, run after run
-HIDDEN_UNITS = 86  # neurons in each hidden layer: an arbitrary choice, small and enough here
+HIDDEN_UNITS = 86  # the size of the network's two middle ("hidden") layers: an arbitrary choice
 
 # %% Data
 # MNIST's pixels, on a 0-1 scale, have mean 0.1307 and standard deviation 0.3081 over the training
@@ -52,12 +52,12 @@ def make_loaders(data_dir, batch_size, subset=None):
     seen, which is the point, rather than how well it remembers the ones it has.
     """
     train_set, test_set = load_mnist(data_dir)  # torchvision's MNIST, downloaded on the first run
-    # torchvision has decoded each set into one tensor of pictures, .data ([N, 28, 28], bytes 0-255),
-    # and one of labels, .targets. TensorDataset hands out item i of such tensors: the pictures are
-    # decoded once, here, and no epoch has to convert them again, which keeps training fast.
+    # torchvision gives each set as one tensor of pictures, .data ([N, 28, 28], bytes 0-255), and
+    # one of labels, .targets. Kept as tensors, the pictures are converted once, here, not again in
+    # every epoch: that keeps training fast. TensorDataset hands out picture i with its label.
     # unsqueeze(1) gives the layout image tensors have: [pictures, colour channels, height, width],
-    # here [N, 1, 28, 28] (1 channel: grey). [:subset] keeps the first --subset pictures, for quick
-    # runs ([:None] keeps them all).
+    # here [N, 1, 28, 28] (1 channel: grey). `subset` (the --subset flag) keeps only the first N
+    # training pictures, for quick runs; None keeps them all.
     train_set = TensorDataset(train_set.data[:subset].unsqueeze(1), train_set.targets[:subset])
     test_set = TensorDataset(test_set.data.unsqueeze(1), test_set.targets)
     # A batch is a handful of pictures learned from together: steadier than one at a time, and far
@@ -93,21 +93,26 @@ class Net(nn.Module):
         x = F.relu(self.fc1(x))
         x = F.relu(self.fc2(x))
         # log_softmax turns the 10 scores into log-probabilities: their exponentials are positive
-        # and add up to 1. Logs, because the loss (nll_loss, in train()) is -log(probability of the
-        # right digit), and log_softmax computes that more precisely than log(softmax(x)) would.
+        # and add up to 1. Logs, because the loss that training uses (nll_loss, in train()) takes
+        # the log of the probability of the right digit.
         return F.log_softmax(self.fc3(x), dim=1)
 
 
 # %% Training
 def train(model, device, train_loader, optimizer, scheduler, epoch, epochs):
-    """One epoch: a step of learning for each batch of training pictures. Returns the mean loss."""
-    model.train()  # training mode (see model.eval() in test())
+    """One epoch: a step of learning for each batch of training pictures. Returns the mean loss.
+    The optimizer changes the weights; the scheduler changes its learning rate as training goes
+    (main() makes both)."""
+    # model.train() and model.eval() (in test()) switch layers that behave differently while
+    # learning, such as dropout (which silences random neurons then); this network has none, but
+    # the habit keeps you right when you add one.
+    model.train()
     loss_sum = 0
     for images, labels in progress_bar(train_loader, epoch, epochs):  # with a bar, in a terminal
         images, labels = images.to(device), labels.to(device)  # to the GPU, if there is one
-        # Move the whole batch by -1, 0 or +1 pixels up or down, and left or right (roll wraps round,
-        # but MNIST's digits have an empty border). The network then cannot count on a stroke being
-        # at one exact pixel, and reads new handwriting better.
+        # Data augmentation: move the whole batch by -1, 0 or +1 pixels up or down, and left or right
+        # (roll wraps round, but MNIST's digits have an empty border). The network then cannot count
+        # on a stroke being at one exact pixel, and reads new handwriting better.
         shift = torch.randint(-1, 2, (2,)).tolist()
         images = normalise(images.roll(shift, dims=(2, 3)))
         optimizer.zero_grad()  # gradients add up in each weight's .grad: clear the last batch's
@@ -125,10 +130,7 @@ def train(model, device, train_loader, optimizer, scheduler, epoch, epochs):
 # %% Testing
 def test(model, device, batches):
     """The share of the pictures in `batches` (pairs of images and labels) that the network reads right."""
-    # model.eval() and model.train() switch layers that behave differently in training, such as
-    # dropout (which silences random neurons while learning); this network has none, but the habit
-    # keeps you right when you add one.
-    model.eval()
+    model.eval()  # evaluation mode (see model.train())
     correct, total = 0, 0
     with torch.no_grad():  # no learning here: skip the record of each step that backward() needs
         for images, labels in batches:
@@ -143,10 +145,12 @@ def test(model, device, batches):
 def show_test_digit(model, device, test_set, path):
     """Let the trained network read one test picture, chosen at random, and draw its answer; below
     it, the test pictures it reads wrong with the most confidence. Saved to PATH."""
-    image, label = test_set[torch.randint(len(test_set), ()).item()]  # a random test picture
+    index = torch.randint(len(test_set), ()).item()  # a random number from 0 to 9,999
+    image, label = test_set[index]
     model.eval()
-    with torch.no_grad():  # image[None]: a batch of one picture; exp() turns log-probabilities back
-        probabilities = model(normalise(image[None].to(device))).exp()[0].cpu()
+    with torch.no_grad():
+        batch = normalise(image).unsqueeze(0).to(device)  # a batch of one picture: [1, 1, 28, 28]
+        probabilities = model(batch).exp()[0]  # exp() turns the log-probabilities back
     prediction = int(probabilities.argmax())
     title = f"Prediction: {prediction} ({probabilities[prediction]:.1%}), true label: {int(label)}"
     # Its surest mistakes: read them yourself. They show what it finds hard, and where it is wrong.
@@ -156,21 +160,21 @@ def show_test_digit(model, device, test_set, path):
 
 # %% main(): the lesson, in order
 def main(args):
-    """Train the network, test it after every epoch, and show it reading a test digit."""
+    """Train the network, test it after every epoch, and show it reading a test digit. `args` holds
+    the settings: those at the top of the file, changed by any flags typed after the program."""
     torch.manual_seed(args.seed)  # fixes every random choice: first weights, batch order, shifts
     device = pick_device(args.device)  # a GPU if there is one (CUDA, or Apple's MPS), else the CPU
     print(f"Using device: {device}")
     train_loader, test_loader = make_loaders(args.data_dir, args.batch_size, args.subset)
     model = Net().to(device)
-    # Adam adapts the step of each weight to the history of its gradients. fused=True updates all
-    # the weights in one pass, rather than one tensor of them at a time: faster.
-    optimizer = torch.optim.Adam(model.parameters(), lr=args.lr, fused=True)
+    # The optimizer: Adam adapts the step of each weight to the history of its gradients.
+    optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
     # One-cycle schedule: the learning rate warms up from a 25th of --lr to --lr, then falls almost
     # to 0: big steps while the weights are far from good, small ones to settle at the end.
     scheduler = torch.optim.lr_scheduler.OneCycleLR(
         optimizer, max_lr=args.lr, epochs=args.epochs, steps_per_epoch=len(train_loader))
-    # To measure the training accuracy, the training pictures come straight from their tensors,
-    # 1,000 at a time (views, not copies), rather than one by one through the DataLoader: faster.
+    # To measure the training accuracy, test() takes the training pictures straight from their
+    # tensors, 1,000 at a time: the DataLoader would fetch them one by one, which is slow.
     train_images, train_labels = train_loader.dataset.tensors
     train_slices = list(zip(train_images.split(1000), train_labels.split(1000)))
 
@@ -186,12 +190,12 @@ def main(args):
         test_accuracy = test(model, device, test_loader)
         print(f"Epoch {epoch}/{args.epochs}: loss {train_loss:.4f}, training accuracy {train_accuracy:.2%}, "
               f"test accuracy {test_accuracy:.2%} ({time.perf_counter() - start:.1f} s)")
-        check_training(train_loss, train_accuracy, epoch, len(train_loader), args)  # blown up? stop
+        check_training(train_loss, train_accuracy, epoch, len(train_loader), args)  # stop if the loss explodes
 
     test_set = test_loader.dataset
     print(f"Test accuracy: {test_accuracy:.2%} ({round(test_accuracy * len(test_set))}/{len(test_set)})")
     print_common_mistakes(model, device, test_set)  # e.g. "5 read as 3 (12 times)"
-    if args.plot:  # None with --no-plot
+    if args.plot:  # the picture's file name: prediction.png, unless --plot or --no-plot says otherwise
         show_test_digit(model, device, test_set, args.plot)
     return model
 

@@ -77,11 +77,15 @@ def test_saving_replaces_an_old_model_whole(synthetic_mnist, tmp_path, capsys):
     assert os.listdir(tmp_path) == ["model.pt"]
 
 
-def test_saving_into_a_missing_folder_is_a_clean_error(synthetic_mnist, tmp_path):
-    with pytest.raises(SystemExit) as excinfo:
+def test_saving_into_a_missing_folder_is_a_clean_error(synthetic_mnist, tmp_path, capsys):
+    with pytest.raises(SystemExit) as excinfo:  # refused before training
         mnist_mlp.run(["--data-dir", synthetic_mnist, "--epochs", "1", "--no-plot",
-                        "--save-model", str(tmp_path / "missing" / "model.pt")])
+                       "--save-model", str(tmp_path / "missing" / "model.pt")])
+    assert excinfo.value.code == 2 and "there is no folder" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as excinfo:  # a folder that goes away while it trains
+        mnist_mlp.save_model(mnist_mlp.Net(), str(tmp_path / "gone" / "model.pt"))
     assert "cannot save the model" in excinfo.value.code
+    assert os.listdir(tmp_path) == []
 
 
 class RunsCodeWhenLoaded:
