@@ -53,7 +53,7 @@ def main():
     print(f"the same first three batches for the same seed: {same}")
 
     model = mnist_mlp.Net()
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)  # as the lesson makes it
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.1)  # as the lesson makes it
     scheduler = torch.optim.lr_scheduler.OneCycleLR(
         optimizer, max_lr=mnist_mlp.LEARNING_RATE, epochs=args.rounds * len(loaders),
         steps_per_epoch=math.ceil(len(train_set) / batch_size))
