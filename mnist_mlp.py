@@ -40,7 +40,7 @@ MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
 
 
 def normalise(images):
-    """Pixels 0-255 -> numbers with mean 0 and spread 1 over MNIST."""
+    """Pixels 0-255 -> numbers with mean 0 and spread 1 over MNIST (train() and test() use it)."""
     return (images / 255 - MNIST_MEAN) / MNIST_STD
 
 
@@ -53,8 +53,9 @@ def make_loaders(data_dir, batch_size, subset=None):
     """
     train_set, test_set = load_mnist(data_dir)  # torchvision's MNIST, downloaded on the first run
     # torchvision gives each set as one tensor of pictures, .data ([N, 28, 28], bytes 0-255), and
-    # one of labels, .targets. Kept as tensors, the pictures are converted once, here, not again in
-    # every epoch: that keeps training fast. TensorDataset hands out picture i with its label.
+    # one of labels, .targets. Kept as tensors, the pictures are decoded from MNIST's files once,
+    # here, not converted picture by picture in every epoch: that keeps training fast.
+    # TensorDataset hands out picture i with its label.
     # unsqueeze(1) gives the layout image tensors have: [pictures, colour channels, height, width],
     # here [N, 1, 28, 28] (1 channel: grey). `subset` (the --subset flag) keeps only the first N
     # training pictures, for quick runs; None keeps them all.
@@ -63,8 +64,8 @@ def make_loaders(data_dir, batch_size, subset=None):
     # A batch is a handful of pictures learned from together: steadier than one at a time, and far
     # lighter than all 60,000 at once. shuffle=True deals the pictures in a new random order every
     # epoch, so that each batch is a fair mix of digits; in a fixed order (all the 0s, then all the
-    # 1s, say) the network would keep unlearning one digit while it learned the next. For the test
-    # pictures the order changes nothing (each is counted once), but shuffling them does no harm.
+    # 1s, say) the network would keep unlearning one digit while it learned the next. The test
+    # pictures are only counted, so their order changes nothing: both loaders are made alike.
     train_loader = DataLoader(train_set, batch_size=batch_size, shuffle=True)
     test_loader = DataLoader(test_set, batch_size=batch_size, shuffle=True)
     return train_loader, test_loader
@@ -92,8 +93,8 @@ class Net(nn.Module):
         # three layers would collapse into one linear function, which cannot learn much.
         x = F.relu(self.fc1(x))
         x = F.relu(self.fc2(x))
-        # log_softmax turns the 10 scores into log-probabilities: their exponentials are positive
-        # and add up to 1. Logs, because the loss that training uses (nll_loss, in train()) takes
+        # log_softmax turns the 10 scores into log-probabilities: the logs of ten probabilities
+        # that add up to 1. Logs, because the loss that training uses (nll_loss, in train()) takes
         # the log of the probability of the right digit.
         return F.log_softmax(self.fc3(x), dim=1)
 
@@ -101,8 +102,9 @@ class Net(nn.Module):
 # %% Training
 def train(model, device, train_loader, optimizer, scheduler, epoch, epochs):
     """One epoch: a step of learning for each batch of training pictures. Returns the mean loss.
-    The optimizer changes the weights; the scheduler changes its learning rate as training goes
-    (main() makes both)."""
+    `device` is where the arithmetic runs (the CPU, or a GPU); the optimizer changes the weights,
+    and the scheduler changes its learning rate as training goes (main() makes all three);
+    `epoch` of `epochs` is for the progress bar."""
     # model.train() and model.eval() (in test()) switch layers that behave differently while
     # learning, such as dropout (which silences random neurons then); this network has none, but
     # the habit keeps you right when you add one.
@@ -122,9 +124,9 @@ def train(model, device, train_loader, optimizer, scheduler, epoch, epochs):
         loss = F.nll_loss(output, labels)
         loss.backward()  # backpropagation: for each weight, how a small change would move the loss
         optimizer.step()  # the optimizer moves each weight a little, the way that lowers the loss
-        scheduler.step()  # and the learning rate moves one step along its schedule (see main())
+        scheduler.step()  # and the learning rate moves one step along its schedule
         loss_sum += loss.item()  # .item(): the loss as a plain Python number
-    return loss_sum / len(train_loader)
+    return loss_sum / len(train_loader)  # len(train_loader): the number of batches
 
 
 # %% Testing
@@ -144,8 +146,9 @@ def test(model, device, batches):
 # %% Showing a digit
 def show_test_digit(model, device, test_set, path):
     """Let the trained network read one test picture, chosen at random, and draw its answer; below
-    it, the test pictures it reads wrong with the most confidence. Saved to PATH."""
-    index = torch.randint(len(test_set), ()).item()  # a random number from 0 to 9,999
+    it, the test pictures it reads wrong with the most confidence. Saved to PATH. `test_set` is
+    the TensorDataset of test pictures (as bytes) and labels, from make_loaders()."""
+    index = torch.randint(len(test_set), (1,)).item()  # a random number from 0 to 9,999
     image, label = test_set[index]
     model.eval()
     with torch.no_grad():
@@ -169,7 +172,8 @@ def main(args):
     model = Net().to(device)
     # The optimizer: Adam adapts the step of each weight to the history of its gradients. AdamW is
     # Adam that also shrinks every weight a little at each step (weight decay): no weight can grow
-    # large on a quirk of a few training pictures, so the network reads new digits better.
+    # large on a quirk of a few training pictures, so the network reads new digits better (0.1
+    # worked well here: README.md has the measurement).
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.1)
     # One-cycle schedule: the learning rate warms up from a 25th of --lr to --lr, then falls almost
     # to 0: big steps while the weights are far from good, small ones to settle at the end.
@@ -197,7 +201,7 @@ def main(args):
     test_set = test_loader.dataset
     print(f"Test accuracy: {test_accuracy:.2%} ({round(test_accuracy * len(test_set))}/{len(test_set)})")
     print_common_mistakes(model, device, test_set)  # e.g. "5 read as 3 (12 times)"
-    if args.plot:  # the picture's file name: prediction.png, unless --plot or --no-plot says otherwise
+    if args.plot:  # where to save the picture (--plot); None with --no-plot
         show_test_digit(model, device, test_set, args.plot)
     return model
 

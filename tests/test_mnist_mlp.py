@@ -15,7 +15,7 @@ from PIL import Image
 import mnist_mlp
 
 ACCURACY_LINE = re.compile(r"^Test accuracy: (\d+\.\d\d)% \((\d+)/(\d+)\)$", re.MULTILINE)
-EPOCH_LINE = re.compile(r"^Epoch (\d+)/(\d+): loss (\d+\.\d{4}), training accuracy (\d+\.\d\d)%, "
+EPOCH_LINE = re.compile(r"^Epoch (\d+)/(\d+): loss (\d+\.\d{4}|nan|inf), training accuracy (\d+\.\d\d)%, "
                         r"test accuracy (\d+\.\d\d)% \(\d+\.\d s\)$", re.MULTILINE)
 
 
