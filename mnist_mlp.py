@@ -7,7 +7,7 @@ and the eight mistakes it was surest of.
 
     pip install -r requirements.txt
     python mnist_mlp.py                     # downloads MNIST (about 12 MB) into ./data once
-    python mnist_mlp.py --data-dir ~/mnist  # offline: a folder that holds MNIST/raw/
+    python mnist_mlp.py --data-dir ~/mnist  # offline: MNIST's files from elsewhere (README.md)
     python mnist_mlp.py --draw              # then draw digits with the mouse, and watch it read them
     python mnist_mlp.py --help              # every setting, and how to read your own digits
 
@@ -41,7 +41,7 @@ MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
 
 def normalise(images):
     """Pixels 0-255 -> numbers with mean 0 and spread 1 over MNIST (train() and test() use it)."""
-    return (images / 255 - MNIST_MEAN) / MNIST_STD
+    return (images / 255).sub_(MNIST_MEAN).div_(MNIST_STD)  # sub_, div_: in place, no more new tensors
 
 
 def make_loaders(data_dir, batch_size, subset=None):
@@ -77,8 +77,8 @@ class Net(nn.Module):
 
     784 = 28 x 28: one input per pixel. The two hidden layers have HIDDEN_UNITS = 86 neurons each,
     and the 10 outputs are one score for each digit 0-9. "Fully connected" (nn.Linear) means each
-    neuron looks at every value of the layer before it; the network knows nothing of which pixels
-    are neighbours (that would be a convolutional network).
+    neuron looks at every value of the layer before it, so the network knows nothing of which
+    pixels are neighbours: it has to learn that too.
     """
 
     def __init__(self):
@@ -180,9 +180,9 @@ def main(args):
     scheduler = torch.optim.lr_scheduler.OneCycleLR(
         optimizer, max_lr=args.lr, epochs=args.epochs, steps_per_epoch=len(train_loader))
     # To measure the training accuracy, test() takes the training pictures straight from their
-    # tensors, 1,000 at a time: the DataLoader would fetch them one by one, which is slow.
+    # tensors, a batch at a time: the DataLoader would fetch them one by one, which is slow.
     train_images, train_labels = train_loader.dataset.tensors
-    train_slices = list(zip(train_images.split(1000), train_labels.split(1000)))
+    train_batches = list(zip(train_images.split(args.batch_size), train_labels.split(args.batch_size)))
 
     print(f"Training on {len(train_images):,} images for {args.epochs} "
           f"{'epoch' if args.epochs == 1 else 'epochs'}")
@@ -192,7 +192,7 @@ def main(args):
         # Both accuracies measured the same way, after the epoch. A network that learns its training
         # pictures by heart (overfitting) reads them far better than new ones: a gap that grows
         # between the two. Here it stays small; `--subset 1000 --epochs 30` shows it wide open.
-        train_accuracy = test(model, device, train_slices)
+        train_accuracy = test(model, device, train_batches)
         test_accuracy = test(model, device, test_loader)
         print(f"Epoch {epoch}/{args.epochs}: loss {train_loss:.4f}, training accuracy {train_accuracy:.2%}, "
               f"test accuracy {test_accuracy:.2%} ({time.perf_counter() - start:.1f} s)")
@@ -528,10 +528,10 @@ def load_mnist(data_dir):
 
 def read_all(model, device, images):
     """The network's ten probabilities for each of `images` (bytes, [N, 1, 28, 28]), on the CPU:
-    in slices of 1,000, straight from the tensor, with one read-back at the end."""
+    in batches of 128 (larger ones raise the peak memory), with one read-back at the end."""
     model.eval()
     with torch.no_grad():
-        return torch.cat([model(normalise(part.to(device))).exp() for part in images.split(1000)]).cpu()
+        return torch.cat([model(normalise(part.to(device))).exp() for part in images.split(128)]).cpu()
 
 
 def print_common_mistakes(model, device, test_set):
