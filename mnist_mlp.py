@@ -237,6 +237,10 @@ from tqdm import tqdm  # a progress bar for each epoch
 DOWNLOAD_TIMEOUT = 30  # seconds a download may stall before we give up
 IDX_FILES = ["train-images-idx3-ubyte", "train-labels-idx1-ubyte",  # MNIST's four files, as
              "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"]  # in <data-dir>/MNIST/raw/
+# MNIST's strokes are about 2.2 pixels wide in its 20-pixel box: 0.11 of the digit's longer side
+# (the median over its training digits, measured as 2 * area / edge pixels). Your digits' strokes
+# are made that wide when they are over a third wider or narrower.
+PEN_WIDTH_RATIO, PEN_WIDTH_SLACK = 0.11, 1 / 3
 # Formats the --plot picture can be saved in: what matplotlib writes, less PGF (it needs LaTeX).
 PLOT_FORMATS = sorted(set(FigureCanvasBase.get_supported_filetypes()) - {"pgf"})
 
@@ -729,12 +733,48 @@ def prepare_image(path):
     return centre_digit(ink)
 
 
+def crop_to_ink(ink):
+    """The smallest rectangle of the picture that holds all its ink."""
+    rows, columns = ink.sum(dim=1).nonzero(), ink.sum(dim=0).nonzero()
+    return ink[rows[0]: rows[-1] + 1, columns[0]: columns[-1] + 1]
+
+
+def even_out_pen(ink):
+    """Ink cropped to the digit, its strokes thinned or thickened so that, for the digit's size,
+    they are as wide as MNIST's: a thick felt pen, or a small digit on the drawing pad, would
+    otherwise fill the loops in and look like an 8 to a network that has only seen MNIST's pen."""
+    pen = (ink > 0.5).float()
+    inside = -square_maximum(-pen, 1)  # the pen's pixels that are not on an edge of a stroke
+    edge = float((pen - inside).sum())
+    if edge == 0:
+        return ink
+    # A stroke of length L and width w covers about L * w pixels, with 2 * L of them on its edges.
+    stroke_width = 2 * float(pen.sum()) / edge
+    target = PEN_WIDTH_RATIO * max(ink.shape)
+    change = round((stroke_width - target) / 2)  # pixels to take off (or add to) each side of a stroke
+    if abs(stroke_width - target) < PEN_WIDTH_SLACK * target or change == 0:
+        return ink
+    if change < 0:  # dilation: each pixel takes the most ink within -change pixels of it
+        return crop_to_ink(square_maximum(ink, -change))
+    thinner = -square_maximum(-ink, change)  # erosion: the least ink within `change` pixels of it
+    return crop_to_ink(thinner) if thinner.max() > 0.5 else ink  # never rub the whole digit out
+
+
+def square_maximum(picture, k):
+    """The maximum over the (2k+1)-square around each pixel, the picture padded with k zeros on each
+    side: max_pool2d along the rows, then along the columns, which is the same and far faster
+    than one pass over whole squares when k is large."""
+    padded = F.pad(picture, (k, k, k, k))[None, None]  # [1, 1, height, width], as max_pool2d wants
+    rows = F.max_pool2d(padded, (1, 2 * k + 1), stride=1)
+    return F.max_pool2d(rows, (2 * k + 1, 1), stride=1)[0, 0]
+
+
 def centre_digit(ink):
     """Ink, bright on black with values 0-1 in a picture of any size, placed as MNIST places its
-    digits: cropped to the ink, scaled so that its longer side is 20 pixels, its centre of mass at
-    the centre of 28x28, and normalised as in training. Used for pictures and for the drawing pad."""
-    rows, columns = ink.sum(dim=1).nonzero(), ink.sum(dim=0).nonzero()
-    ink = ink[rows[0]: rows[-1] + 1, columns[0]: columns[-1] + 1]
+    digits: cropped to the ink, its strokes made as wide as MNIST's for its size, scaled so that
+    its longer side is 20 pixels, its centre of mass at the centre of 28x28, and normalised as in
+    training. Used for pictures and for the drawing pad."""
+    ink = even_out_pen(crop_to_ink(ink))
     scale = 20 / max(ink.shape)  # keeping its proportions: a 1 stays thin
     height, width = max(1, round(ink.shape[0] * scale)), max(1, round(ink.shape[1] * scale))
     # interpolate wants [pictures, channels, height, width]; antialias: each new pixel averages all
@@ -808,146 +848,147 @@ def check_window_can_open():
 
 def draw_digits(model, device):
     """--draw: open the drawing pad, and wait until its window is closed."""
-    drawing_pad(model, device)  # pyplot keeps the figure until its window is closed
+    pad = DrawingPad(model, device)  # referenced here while the window is open (see DrawingPad)
     print(f"{HOW_TO_DRAW}; or close the window.", flush=True)
     plt.show()
+    return pad
 
 
-def drawing_pad(model, device):
+class DrawingPad:
     """The --draw window: a pad to draw a digit on, and beside it the network's ten probabilities,
-    read again at every move of the mouse while the left button is held. Returns the figure;
-    plt.show() opens its window. The functions inside share its variables: `nonlocal` lets them
-    assign to one (ink they only change in place, so it needs none)."""
-    model.eval()
-    ink = torch.zeros(PAD_PIXELS, PAD_PIXELS)  # what has been drawn: 0 to 1, bright on black like MNIST
-    rows, columns = torch.meshgrid(torch.arange(PAD_PIXELS) + 0.5, torch.arange(PAD_PIXELS) + 0.5,
-                                   indexing="ij")  # the centre of each pad pixel
-    pen_down, pen_at = False, None  # whether the left button is held, and where the stroke has reached
-    reading = None  # the network's probabilities for the drawing as shown, None while the pad is blank
+    read again at every move of the mouse while the left button is held. Its methods are the
+    window's event handlers, as in matplotlib's own interactive examples. matplotlib holds them
+    weakly, so whoever makes a pad keeps it referenced while its window is open; plt.show()
+    opens the window (self.figure)."""
 
-    with plt.rc_context({"toolbar": "None"}):  # (matplotlib's spelling) pan and zoom would take the mouse
-        figure = plt.figure(figsize=(10, 6))
-    figure.canvas.manager.set_window_title(HOW_TO_DRAW)
-    # matplotlib's own keys (l: log scale, g: grid, s: save, ...) would change the picture: ours only.
-    figure.canvas.mpl_disconnect(figure.canvas.manager.key_press_handler_id)
-    figure.text(0.02, 0.95, HOW_TO_DRAW, fontsize=11)
-    pad = figure.add_axes((0.02, 0.03, 0.56, 0.89))  # left, bottom, width, height: fractions of the window
-    # extent: mouse positions come in pad pixels, y downwards like rows. bilinear: as smooth on
-    # screen as the default smoothing, and a fraction of its cost to redraw.
-    pad_image = pad.imshow(ink.numpy(), cmap="gray", vmin=0, vmax=1, extent=(0, PAD_PIXELS, PAD_PIXELS, 0),
-                           interpolation="bilinear")
-    pad.set(xticks=[], yticks=[])
-    seen = figure.add_axes((0.64, 0.62, 0.15, 0.25))
-    seen_image = seen.imshow(torch.zeros(28, 28).numpy(), cmap="gray", vmin=0, vmax=1)
-    seen.set_title("what the network sees", fontsize=9)
-    seen.axis("off")
-    answer = seen.text(1.2, 0.5, "", fontsize=16, va="center", transform=seen.transAxes)  # right of it
-    bar_axes = figure.add_axes((0.64, 0.1, 0.33, 0.42))
-    bars = bar_axes.bar(range(10), [0] * 10, color="tab:gray")
-    bar_axes.set(xticks=range(10), ylim=(0, 1), xlabel="digit", ylabel="probability")
-    # Blitting, for speed: a redraw paints only the artists (matplotlib's word for anything it
-    # draws) that change as you draw, over a saved copy of the rest of the window (axes, labels,
-    # text), rather than the whole window every time.
-    changing = [pad_image, seen_image, answer, *bars]
-    for artist in changing:
-        artist.set_animated(True)  # left out of full redraws, to be painted over the saved copy
-    background = None  # the saved copy, taken after each full redraw (the first one, or a resize)
+    def __init__(self, model, device):
+        self.model, self.device = model.eval(), device
+        self.ink = torch.zeros(PAD_PIXELS, PAD_PIXELS)  # what has been drawn: 0 to 1, bright on black
+        self.rows, self.columns = torch.meshgrid(torch.arange(PAD_PIXELS) + 0.5, torch.arange(PAD_PIXELS) + 0.5,
+                                                 indexing="ij")  # the centre of each pad pixel
+        self.pen_down, self.pen_at = False, None  # whether the left button is held; where the stroke is
+        self.reading = None  # the network's probabilities for the drawing shown; None while it is blank
+        self.background = None  # a saved copy of the window without the changing parts (see repaint())
+        self.lay_out()
+        for name, handler in (("button_press_event", self.on_press), ("motion_notify_event", self.on_move),
+                              ("button_release_event", self.on_release), ("key_press_event", self.on_key),
+                              ("draw_event", self.on_full_redraw)):
+            self.figure.canvas.mpl_connect(name, handler)
 
-    def read_drawing():
+    def lay_out(self):
+        """The window: the pad on the left; on the right, the digit as the network sees it and the bars."""
+        with plt.rc_context({"toolbar": "None"}):  # (matplotlib's spelling) pan and zoom would take the mouse
+            self.figure = figure = plt.figure(figsize=(10, 6))
+        figure.canvas.manager.set_window_title(HOW_TO_DRAW)
+        # matplotlib's own keys (l: log scale, g: grid, s: save, ...) would change the picture: ours only.
+        figure.canvas.mpl_disconnect(figure.canvas.manager.key_press_handler_id)
+        figure.text(0.02, 0.95, HOW_TO_DRAW, fontsize=11)
+        self.pad = figure.add_axes((0.02, 0.03, 0.56, 0.89))  # left, bottom, width, height: fractions
+        # extent: mouse positions come in pad pixels, y downwards like rows. bilinear: as smooth on
+        # screen as the default smoothing, and a fraction of its cost to redraw.
+        self.pad_image = self.pad.imshow(self.ink.numpy(), cmap="gray", vmin=0, vmax=1, interpolation="bilinear",
+                                         extent=(0, PAD_PIXELS, PAD_PIXELS, 0))
+        self.pad.set(xticks=[], yticks=[])
+        seen = figure.add_axes((0.64, 0.62, 0.15, 0.25))
+        self.seen_image = seen.imshow(torch.zeros(28, 28).numpy(), cmap="gray", vmin=0, vmax=1)
+        seen.set_title("what the network sees", fontsize=9)
+        seen.axis("off")
+        self.answer = seen.text(1.2, 0.5, "", fontsize=16, va="center", transform=seen.transAxes)  # right of it
+        bar_axes = figure.add_axes((0.64, 0.1, 0.33, 0.42))
+        self.bars = bar_axes.bar(range(10), [0] * 10, color="tab:gray")
+        bar_axes.set(xticks=range(10), ylim=(0, 1), xlabel="digit", ylabel="probability")
+        # Blitting, for speed: a redraw paints only the artists (matplotlib's word for anything it
+        # draws) that change as you draw, over a saved copy of the rest of the window (axes, labels,
+        # text), rather than the whole window every time.
+        self.changing = [self.pad_image, self.seen_image, self.answer, *self.bars]
+        for artist in self.changing:
+            artist.set_animated(True)  # left out of full redraws, to be painted over the saved copy
+
+    def read_drawing(self):
         """Let the network read the drawing, and show its reading."""
-        nonlocal reading
-        drawn = bool(ink.max() > 0)
+        drawn = bool(self.ink.max() > 0)
         probabilities, seen_pixels = torch.zeros(10), torch.zeros(28, 28)
         if drawn:
-            digit = centre_digit(ink)
+            digit = centre_digit(self.ink)
             with torch.no_grad():
-                probabilities = model(digit.to(device)).exp()[0].cpu()
+                probabilities = self.model(digit.to(self.device)).exp()[0].cpu()
             seen_pixels = digit[0, 0] * MNIST_STD + MNIST_MEAN  # normalise() undone: 0-1, to show
         best = int(probabilities.argmax())
-        for digit_bar, probability in zip(bars, probabilities.tolist(), strict=True):
+        for digit_bar, probability in zip(self.bars, probabilities.tolist(), strict=True):
             digit_bar.set_height(probability)
             digit_bar.set_color("tab:gray")
-        bars[best].set_color("tab:blue" if drawn else "tab:gray")
-        answer.set_text(f"{best} ({probabilities[best]:.1%})" if drawn else "")
-        pad_image.set_data(ink.numpy())
-        seen_image.set_data(seen_pixels.numpy())
-        repaint()
-        reading = probabilities if drawn else None
+        self.bars[best].set_color("tab:blue" if drawn else "tab:gray")
+        self.answer.set_text(f"{best} ({probabilities[best]:.1%})" if drawn else "")
+        self.pad_image.set_data(self.ink.numpy())
+        self.seen_image.set_data(seen_pixels.numpy())
+        self.repaint()
+        self.reading = probabilities if drawn else None
 
-    def repaint():
+    def repaint(self):
         """Paint the saved copy back, then the changing artists over it; or redraw everything."""
-        if background is None or not figure.canvas.supports_blit:
-            figure.canvas.draw_idle()  # a full redraw, when the window is next idle
+        canvas = self.figure.canvas
+        if self.background is None or not canvas.supports_blit:
+            canvas.draw_idle()  # a full redraw, when the window is next idle
             return
-        figure.canvas.restore_region(background)
-        for artist in changing:
-            figure.draw_artist(artist)
-        figure.canvas.blit(figure.bbox)
+        canvas.restore_region(self.background)
+        for artist in self.changing:
+            self.figure.draw_artist(artist)
+        canvas.blit(self.figure.bbox)
 
-    def on_full_redraw(event):
-        nonlocal background
-        if figure.canvas.supports_blit:
-            background = figure.canvas.copy_from_bbox(figure.bbox)
-        for artist in changing:  # the full redraw left them out
-            figure.draw_artist(artist)
+    def on_full_redraw(self, event):
+        """After the window is drawn whole (when it opens, or is resized): save the new copy."""
+        if self.figure.canvas.supports_blit:
+            self.background = self.figure.canvas.copy_from_bbox(self.figure.bbox)
+        for artist in self.changing:  # the full redraw left them out
+            self.figure.draw_artist(artist)
 
-    def stroke_to(x, y):
+    def stroke_to(self, x, y):
         """Ink a thick line from where the pen was to (x, y): every pixel near the line, with soft edges."""
-        nonlocal pen_at
-        start_x, start_y = pen_at or (x, y)
+        start_x, start_y = self.pen_at or (x, y)
         along_x, along_y = x - start_x, y - start_y
         length_squared = along_x ** 2 + along_y ** 2
         # How far along the line the nearest point to each pixel is, from 0 (start) to 1 (end);
         # a click without a move is a line of length 0, hence the 1e-9.
-        t = ((columns - start_x) * along_x + (rows - start_y) * along_y) / max(length_squared, 1e-9)
+        t = ((self.columns - start_x) * along_x + (self.rows - start_y) * along_y) / max(length_squared, 1e-9)
         t = t.clamp(0, 1)
-        distance = torch.hypot(columns - start_x - t * along_x, rows - start_y - t * along_y)
+        distance = torch.hypot(self.columns - start_x - t * along_x, self.rows - start_y - t * along_y)
         # Full ink within the pen's radius, fading to none over one more pixel; maximum, not +,
         # so that crossing a stroke leaves it as it was.
-        torch.maximum(ink, (PEN_RADIUS + 0.5 - distance).clamp(0, 1), out=ink)
-        pen_at = (x, y)
+        torch.maximum(self.ink, (PEN_RADIUS + 0.5 - distance).clamp(0, 1), out=self.ink)
+        self.pen_at = (x, y)
 
-    def clear():
-        ink.zero_()
-        read_drawing()
+    def clear(self):
+        self.ink.zero_()
+        self.read_drawing()
 
-    def on_press(event):
-        nonlocal pen_down, pen_at
-        if event.inaxes is pad and event.button == MouseButton.LEFT:
-            pen_down, pen_at = True, None
-            stroke_to(event.xdata, event.ydata)
-            read_drawing()
+    def on_press(self, event):
+        if event.inaxes is self.pad and event.button == MouseButton.LEFT:
+            self.pen_down, self.pen_at = True, None
+            self.stroke_to(event.xdata, event.ydata)
+            self.read_drawing()
         elif event.button == MouseButton.RIGHT:
-            clear()
+            self.clear()
 
-    def on_move(event):
-        nonlocal pen_at
-        if not pen_down:
+    def on_move(self, event):
+        if not self.pen_down:
             return
-        if event.inaxes is not pad:  # off the pad: the stroke breaks, and starts again on return
-            pen_at = None
+        if event.inaxes is not self.pad:  # off the pad: the stroke breaks, and starts again on return
+            self.pen_at = None
             return
-        stroke_to(event.xdata, event.ydata)
-        read_drawing()
+        self.stroke_to(event.xdata, event.ydata)
+        self.read_drawing()
 
-    def on_release(event):
-        nonlocal pen_down
-        if event.button == MouseButton.LEFT and pen_down:
-            pen_down = False
-            if reading is not None:  # as read at the last move: the drawing has not changed since
-                print(f"drawing: {top_three(reading)}", flush=True)
+    def on_release(self, event):
+        if event.button == MouseButton.LEFT and self.pen_down:
+            self.pen_down = False
+            if self.reading is not None:  # as read at the last move: the drawing has not changed since
+                print(f"drawing: {top_three(self.reading)}", flush=True)
 
-    def on_key(event):
+    def on_key(self, event):
         if event.key == "c":
-            clear()
+            self.clear()
         elif event.key == "q":
-            plt.close(figure)
-
-    for name, handler in (("button_press_event", on_press), ("motion_notify_event", on_move),
-                          ("button_release_event", on_release), ("key_press_event", on_key),
-                          ("draw_event", on_full_redraw)):
-        figure.canvas.mpl_connect(name, handler)
-    return figure
+            plt.close(self.figure)
 
 
 if __name__ == "__main__":

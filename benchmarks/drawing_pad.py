@@ -52,7 +52,8 @@ def main():
     args = parser.parse_args()
     torch.manual_seed(0)
     model = mnist_mlp.Net().eval()
-    figure = mnist_mlp.drawing_pad(model, torch.device("cpu"))
+    pad = mnist_mlp.DrawingPad(model, torch.device("cpu"))  # kept referenced: its handlers are held weakly
+    figure = pad.figure
     window = plt.get_backend().lower() != "agg"
     if window:
         plt.show(block=False)

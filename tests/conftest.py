@@ -78,6 +78,24 @@ def template_strokes():
     return templates
 
 
+# Handwriting-style fonts that Debian ships (fonts-humor-sans, fonts-comic-neue, fonts-klee).
+FONTS = {"Humor Sans": "/usr/share/fonts/truetype/humor-sans/Humor-Sans.ttf",
+         "Comic Neue Bold": "/usr/share/fonts/opentype/comic-neue/ComicNeue-Bold.otf",
+         "Klee One SemiBold": "/usr/share/fonts/truetype/klee/KleeOne-SemiBold.ttf"}
+PEN_WIDTHS = (0, 3, 8, 14)  # PIL's stroke_width, in pixels, around a 150 px font
+
+
+def font_digit(font_path, digit, stroke_width):
+    """A digit as a user might write it with a pen of some width: the font's glyph at a 150 px size,
+    outlined by stroke_width pixels, black, centred on a 300x300 white page (a PIL image)."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    page = Image.new("L", (300, 300), 255)
+    ImageDraw.Draw(page).text((150, 150), str(digit), font=ImageFont.truetype(font_path, 150), fill=0,
+                              anchor="mm", stroke_width=stroke_width, stroke_fill=0)
+    return page
+
+
 def synthetic_digits(count, seed):
     """`count` 28x28 images in 10 classes: each class a fixed pattern of strokes, plus noise."""
     templates = np.stack([draw_strokes(strokes) for strokes in template_strokes()]) * 230.0

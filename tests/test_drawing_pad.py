@@ -20,12 +20,16 @@ DRAWING_LINE = re.compile(r"^drawing: (\d) \((\d+\.\d)%\); then \d \(\d+\.\d%\),
                           re.MULTILINE)
 
 
+OPEN_PADS = []  # the pads whose figures a test uses: matplotlib holds their handlers weakly
+
+
 def open_pad(model_path):
     model = mnist_mlp.Net()
     mnist_mlp.load_model(model, model_path, torch.device("cpu"))
-    figure = mnist_mlp.drawing_pad(model, torch.device("cpu"))
-    figure.canvas.draw()  # as the window does when it first opens
-    return figure
+    pad = mnist_mlp.DrawingPad(model, torch.device("cpu"))
+    OPEN_PADS.append(pad)
+    pad.figure.canvas.draw()  # as the window does when it first opens
+    return pad.figure
 
 
 def pad_of(figure):
@@ -70,6 +74,7 @@ def bar_heights(figure):
 def close_figures():
     yield
     plt.close("all")
+    OPEN_PADS.clear()
 
 
 def test_the_window_is_mostly_pad_with_bars_beside_it_and_no_toolbar(trained_model):
@@ -95,6 +100,16 @@ def test_drawing_a_synthetic_pattern_reads_as_its_class(trained_model, capsys, w
         heights = bar_heights(figure)
         assert np.argmax(heights) == digit and sum(heights) == pytest.approx(1, abs=1e-3)
         key(figure, "c")
+
+
+def test_the_pad_is_a_class_whose_methods_handle_the_events(trained_model):
+    figure = open_pad(trained_model)
+    pad = OPEN_PADS[-1]
+    handlers = {callback().__func__ for callbacks in figure.canvas.callbacks.callbacks.values()
+                for callback in callbacks.values() if hasattr(callback(), "__self__")
+                and callback().__self__ is pad}
+    assert {handler.__name__ for handler in handlers} == {"on_press", "on_move", "on_release", "on_key",
+                                                          "on_full_redraw"}
 
 
 def test_the_inset_shows_the_drawing_as_an_mnist_digit(trained_model):
@@ -206,8 +221,8 @@ DRAWN_DIGITS = {
 
 
 @needs_real_mnist
-@pytest.mark.parametrize("height, left, top", [(160, 45, 20), (60, 130, 130)],
-                         ids=["large", "small, in a corner"])
+@pytest.mark.parametrize("height, left, top", [(160, 45, 20), (100, 20, 80), (60, 130, 130), (40, 10, 10)],
+                         ids=["large", "middling, low left", "small, in a corner", "tiny, in a corner"])
 def test_digits_drawn_with_the_mouse_read_right(real_model, capsys, height, left, top):
     read = {}
     figure = open_pad(real_model)
@@ -217,5 +232,6 @@ def test_digits_drawn_with_the_mouse_read_right(real_model, capsys, height, left
         read[digit] = int(DRAWING_LINE.findall(capsys.readouterr().out)[-1][0])
         key(figure, "c")
     print(f"digits drawn {height} pixels tall on the 200x200 pad, read as: {read}")
-    assert read[1] == 1 and read[7] == 7
-    assert sum(read[digit] == digit for digit in read) >= 9
+    right = sum(read[digit] == digit for digit in read)
+    # Every one, since the pen is evened out; at 40 pixels the pen (15 wide) fills an 8's loops in.
+    assert right == 10 if height >= 60 else right >= 9

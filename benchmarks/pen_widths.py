@@ -1,0 +1,69 @@
+"""How well the network reads digits written with pens of different widths (issue 13).
+
+The digits 0-9 in three handwriting-style fonts that Debian ships (fonts-humor-sans,
+fonts-comic-neue, fonts-klee), each at a 150 px font size on a 300x300 white page, outlined with
+PIL's stroke_width of 0, 3, 8 and 14 pixels (a thicker and thicker pen), are saved as PNG files
+and read the way --predict reads a picture. Prints how many of the 30 pictures read right at each
+width, and which were wrong.
+
+    python benchmarks/pen_widths.py --data-dir ../shared/mnist          # trains with the defaults first
+    python benchmarks/pen_widths.py --load-model mnist_mlp.pt
+"""
+
+import argparse
+import contextlib
+import io
+import os
+import sys
+import tempfile
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+sys.path.insert(0, os.path.join(ROOT, "tests"))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data-dir", default=os.environ.get("MNIST_DATA", "data"))
+    parser.add_argument("--load-model", help="weights saved with --save-model (default: train, seed 0)")
+    args = parser.parse_args()
+
+    import torch
+    from conftest import FONTS, PEN_WIDTHS, font_digit
+
+    import mnist_mlp
+
+    missing = [name for name, path in FONTS.items() if not os.path.exists(path)]
+    if missing:
+        sys.exit(f"fonts not installed: {', '.join(missing)} (apt-get install fonts-humor-sans "
+                 "fonts-comic-neue fonts-klee)")
+    model_path = args.load_model
+    if not model_path:
+        model_path = os.path.join(tempfile.mkdtemp(), "model.pt")
+        with contextlib.redirect_stdout(io.StringIO()):
+            mnist_mlp.run(["--data-dir", args.data_dir, "--no-plot", "--save-model", model_path])
+    model = mnist_mlp.Net()
+    with contextlib.redirect_stdout(io.StringIO()):
+        mnist_mlp.load_model(model, model_path, torch.device("cpu"))
+    folder = tempfile.mkdtemp()
+    print("| pen (stroke_width) | " + " | ".join(str(width) for width in PEN_WIDTHS) + " |")
+    print("| --- |" + " --- |" * len(PEN_WIDTHS))
+    right, wrong = [], []
+    for width in PEN_WIDTHS:
+        count = 0
+        for font, font_path in FONTS.items():
+            for digit in range(10):
+                path = os.path.join(folder, f"{digit}-{width}.png")
+                font_digit(font_path, digit, width).save(path)
+                with torch.no_grad():
+                    reading = int(model(mnist_mlp.prepare_image(path)).argmax())
+                count += reading == digit
+                if reading != digit:
+                    wrong.append(f"{font} {digit} at width {width} read as {reading}")
+        right.append(f"{count}/{3 * 10}")
+    print("| read right | " + " | ".join(right) + " |")
+    print("\nwrong: " + "; ".join(wrong))
+
+
+if __name__ == "__main__":
+    main()
