@@ -41,7 +41,7 @@ MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
 
 def normalise(images):
     """Pixels 0-255 -> numbers with mean 0 and spread 1 over MNIST (train() and test() use it)."""
-    return (images / 255).sub_(MNIST_MEAN).div_(MNIST_STD)  # sub_, div_: in place, no more new tensors
+    return (images / 255).sub_(MNIST_MEAN).div_(MNIST_STD)  # a trailing _: in place, no new tensor
 
 
 def make_loaders(data_dir, batch_size, subset=None):
@@ -96,7 +96,7 @@ class Net(nn.Module):
         # log_softmax turns the 10 scores into log-probabilities: the logs of ten probabilities
         # that add up to 1. Logs, because the loss that training uses (nll_loss, in train()) takes
         # the log of the probability of the right digit.
-        return F.log_softmax(self.fc3(x), dim=1)
+        return F.log_softmax(self.fc3(x), dim=1)  # dim=1: over each picture's 10 scores
 
 
 # %% Training
@@ -774,7 +774,12 @@ def centre_digit(ink):
     digits: cropped to the ink, its strokes made as wide as MNIST's for its size, scaled so that
     its longer side is 20 pixels, its centre of mass at the centre of 28x28, and normalised as in
     training. Used for pictures and for the drawing pad."""
-    ink = even_out_pen(crop_to_ink(ink))
+    ink = crop_to_ink(ink)
+    if max(ink.shape) > 64:  # for speed: the pen is evened out at 64 pixels, three times the digit's 20
+        shrink = 64 / max(ink.shape)
+        size = (max(1, round(ink.shape[0] * shrink)), max(1, round(ink.shape[1] * shrink)))
+        ink = F.interpolate(ink[None, None], size=size, mode="bilinear", antialias=True)[0, 0]
+    ink = even_out_pen(ink)
     scale = 20 / max(ink.shape)  # keeping its proportions: a 1 stays thin
     height, width = max(1, round(ink.shape[0] * scale)), max(1, round(ink.shape[1] * scale))
     # interpolate wants [pictures, channels, height, width]; antialias: each new pixel averages all
