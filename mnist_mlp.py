@@ -299,7 +299,9 @@ def use_saved_model(args):
 
 def fail(message):
     """Stop with one clear sentence on stderr and exit status 1: for mistakes a user can fix."""
-    sys.exit(f"mnist_mlp: error: {message}")
+    # from None: the error it replaces (a missing file, say) is not shown with it; IPython's %run
+    # stumbles over the pair.
+    raise SystemExit(f"mnist_mlp: error: {message}") from None
 
 
 def positive(kind):

@@ -278,3 +278,11 @@ def test_several_pictures_are_read_before_the_picture_is_saved(trained_model, se
     lines = capsys.readouterr().out.splitlines()
     assert [("; then " in line) for line in lines[-4:]] == [True, True, True, False]
     assert lines[-1] == f"Saved the picture to {tmp_path / 'p.png'}"
+
+
+def test_an_error_in_place_of_another_hides_it(tmp_path):
+    # IPython's %run (Jupyter, Colab) fails to print a SystemExit that carries the error it replaced.
+    with pytest.raises(SystemExit) as excinfo:
+        mnist_mlp.load_model(mnist_mlp.Net(), str(tmp_path / "nothere.pt"), torch.device("cpu"))
+    assert "there is no model file" in error_of(excinfo)
+    assert excinfo.value.__suppress_context__ and excinfo.value.__cause__ is None
