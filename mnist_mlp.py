@@ -115,8 +115,8 @@ def train(model, device, train_loader, optimizer, scheduler, epoch, epochs):
         # Data augmentation: move the whole batch by -1, 0 or +1 pixels up or down, and left or right
         # (roll wraps round, but MNIST's digits have an empty border). The network then cannot count
         # on a stroke being at one exact pixel, and reads new handwriting better.
-        shift = torch.randint(-1, 2, (2,)).tolist()
-        images = normalise(images.roll(shift, dims=(2, 3)))
+        shift = torch.randint(-1, 2, (2,)).tolist()  # two of -1, 0, 1 (randint leaves out its upper end)
+        images = normalise(images.roll(shift, dims=(2, 3)))  # dims 2 and 3: height and width
         optimizer.zero_grad()  # gradients add up in each weight's .grad: clear the last batch's
         output = model(images)
         # nll_loss, the negative log-likelihood: the mean over the batch of -log(probability of the
