@@ -117,7 +117,7 @@ def train(model, device, train_loader, optimizer, scheduler, epoch, epochs):
         # on a stroke being at one exact pixel, and reads new handwriting better.
         shift = torch.randint(-1, 2, (2,)).tolist()  # two of -1, 0, 1 (randint leaves out its upper end)
         images = normalise(images.roll(shift, dims=(2, 3)))  # dims 2 and 3: height and width
-        optimizer.zero_grad()  # gradients add up in each weight's .grad: clear the last batch's
+        optimizer.zero_grad()  # gradients (from backward(), below) add up in each weight's .grad: clear them
         output = model(images)
         # nll_loss, the negative log-likelihood: the mean over the batch of -log(probability of the
         # right digit). Near 0 when the network is sure and right, large when it is sure and wrong.
