@@ -216,6 +216,7 @@ def main(args):
 # that uses them: Python runs them as it reads the file, so they are ready before main() is called.
 # =================================================================================================
 import argparse  # reads the flags you type after `python mnist_mlp.py`
+import contextlib  # written_whole(), a `with` block that writes a file whole or not at all
 import gzip  # MNIST's files as published are gzipped
 import http.client  # its error: a download cut off halfway
 import math  # isfinite, to spot a loss that has blown up
@@ -474,11 +475,10 @@ def unpack_mnist_files(raw_folder):
         path = os.path.join(raw_folder, name)
         if os.path.exists(path) or not os.path.exists(path + ".gz"):
             continue
-        temporary = f"{path}.{os.getpid()}.tmp"  # written whole, then renamed
         try:
-            with gzip.open(path + ".gz", "rb") as packed, open(temporary, "wb") as unpacked:
+            with written_whole(path) as temporary, gzip.open(path + ".gz", "rb") as packed, \
+                    open(temporary, "wb") as unpacked:
                 shutil.copyfileobj(packed, unpacked)
-            os.replace(temporary, path)
         except (OSError, EOFError, zlib.error) as error:
             problem = "is not a gzip file" if isinstance(error, (gzip.BadGzipFile, zlib.error)) else \
                 "is truncated" if isinstance(error, EOFError) else None
@@ -486,9 +486,20 @@ def unpack_mnist_files(raw_folder):
                 fail(f"{path}.gz {problem}; delete it and run again, or copy a good one in its place")
             fail(f"cannot unpack {path}.gz into {raw_folder} ({error.strerror or error}): unpack it "
                  "yourself (gunzip), or copy the folder somewhere you can write to")
-        finally:
-            if os.path.exists(temporary):
-                os.remove(temporary)
+
+
+@contextlib.contextmanager
+def written_whole(path):
+    """A temporary file name beside PATH to write to; when the block ends, the file is renamed to
+    PATH. A rename is all or nothing, so an error or Ctrl-C halfway leaves the old PATH (or none),
+    never half a file, and no temporary file either."""
+    temporary = f"{path}.{os.getpid()}.tmp"
+    try:
+        yield temporary
+        os.replace(temporary, path)
+    finally:
+        if os.path.exists(temporary):
+            os.remove(temporary)
 
 
 def load_mnist(data_dir):
@@ -609,17 +620,12 @@ def showing_backend():
 
 def save_picture(figure, path):
     """Save the figure to PATH. Where it can be shown, it stays open for show_pictures()."""
-    # To a temporary file beside PATH, then renamed: an interrupted save leaves no half picture.
-    temporary = f"{path}.{os.getpid()}.tmp"
     try:
-        figure.savefig(temporary, format=os.path.splitext(path)[1][1:].lower(), dpi=80)
-        os.replace(temporary, path)
+        with written_whole(path) as temporary:  # the format from PATH's ending, not the temporary's
+            figure.savefig(temporary, format=os.path.splitext(path)[1][1:].lower(), dpi=80)
     except (OSError, ValueError) as error:
         plt.close(figure)
         fail(f"cannot save the picture to {path}: {getattr(error, 'strerror', None) or error}")
-    finally:
-        if os.path.exists(temporary):
-            os.remove(temporary)
     print(f"Saved the picture to {path}")
     if showing_backend() is None:
         plt.close(figure)  # nowhere to show it: free it now
@@ -636,20 +642,14 @@ def show_pictures():
 
 
 def save_model(model, path):
-    """Save the weights (the state_dict): to a temporary file beside PATH, then renamed to PATH.
-    A rename is all or nothing, so an interrupted save leaves the old file at PATH, never half one."""
-    temporary = f"{path}.{os.getpid()}.tmp"
+    """Save the weights (the state_dict) to PATH, whole or not at all (see written_whole())."""
     try:
-        with open(temporary, "wb") as file:
+        with written_whole(path) as temporary, open(temporary, "wb") as file:
             torch.save(model.state_dict(), file)
             file.flush()
             os.fsync(file.fileno())  # on the disk, not just in memory, before the rename
-        os.replace(temporary, path)
     except OSError as error:
         fail(f"cannot save the model to {path}: {error.strerror or error}")
-    finally:  # after a full disk, or Ctrl-C, leave no temporary file behind
-        if os.path.exists(temporary):
-            os.remove(temporary)
     print(f"Saved the model to {path}")
 
 
@@ -858,7 +858,6 @@ def draw_digits(model, device):
     pad = DrawingPad(model, device)  # referenced here while the window is open (see DrawingPad)
     print(f"{HOW_TO_DRAW}; or close the window.", flush=True)
     plt.show()
-    return pad
 
 
 class DrawingPad:
