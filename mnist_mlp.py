@@ -2,8 +2,8 @@
 
 A small neural network learns to read handwritten digits: it studies 60,000 labelled 28x28
 pictures (the MNIST data set) three times over, then reads 10,000 that it has never seen. It
-prints how many it got right (about 98%) and saves prediction.png: one of them with its answer,
-and the eight mistakes it was surest of.
+prints how many it got right (about 98%) and saves prediction.png: its learning curve, what its
+first layer looks for, one test digit with its answer, and the eight mistakes it was surest of.
 
     pip install -r requirements.txt
     python mnist_mlp.py                     # downloads MNIST (about 12 MB) into ./data once
@@ -24,12 +24,12 @@ import torch.nn as nn  # building blocks of neural networks: layers whose weight
 import torch.nn.functional as F  # operations without weights of their own, as plain functions
 from torch.utils.data import DataLoader, TensorDataset  # hand out the pictures a few at a time
 
-# %% Settings: the first four can be changed with flags, e.g. `python mnist_mlp.py --epochs 5`
+# %% Settings: each can be changed with a flag, e.g. `python mnist_mlp.py --epochs 5`
 EPOCHS = 3  # an epoch is one pass over all the training pictures; three passes are enough here
 BATCH_SIZE = 128  # how many pictures the network learns from at each step
 LEARNING_RATE = 8e-3  # how big the steps of learning are
 SEED = 0  # the same seed gives the same result, run after run
-HIDDEN_UNITS = 86  # the size of the network's two middle ("hidden") layers: an arbitrary choice
+HIDDEN_UNITS = 86  # neurons in each of the network's two middle ("hidden") layers: an arbitrary choice
 
 # %% Data
 # MNIST's pixels, on a 0-1 scale, have mean 0.1307 and standard deviation 0.3081 over the training
@@ -75,17 +75,17 @@ def make_loaders(data_dir, batch_size, subset=None):
 class Net(nn.Module):
     """A fully connected network: 784 inputs -> 86 -> 86 -> 10 outputs.
 
-    784 = 28 x 28: one input per pixel. The two hidden layers have HIDDEN_UNITS = 86 neurons each,
-    and the 10 outputs are one score for each digit 0-9. "Fully connected" (nn.Linear) means each
-    neuron looks at every value of the layer before it, so the network knows nothing of which
-    pixels are neighbours: it has to learn that too.
+    784 = 28 x 28: one input per pixel. The two hidden layers have `hidden_units` neurons each
+    (86 unless --hidden-units says otherwise), and the 10 outputs are one score for each digit
+    0-9. "Fully connected" (nn.Linear) means each neuron looks at every value of the layer before
+    it, so the network knows nothing of which pixels are neighbours: it has to learn that too.
     """
 
-    def __init__(self):
+    def __init__(self, hidden_units=HIDDEN_UNITS):
         super().__init__()
-        self.fc1 = nn.Linear(28 * 28, HIDDEN_UNITS)
-        self.fc2 = nn.Linear(HIDDEN_UNITS, HIDDEN_UNITS)
-        self.fc3 = nn.Linear(HIDDEN_UNITS, 10)
+        self.fc1 = nn.Linear(28 * 28, hidden_units)
+        self.fc2 = nn.Linear(hidden_units, hidden_units)
+        self.fc3 = nn.Linear(hidden_units, 10)
 
     def forward(self, images):
         x = images.flatten(start_dim=1)  # [batch, 1, 28, 28] -> [batch, 784]: a row of pixels each
@@ -101,7 +101,8 @@ class Net(nn.Module):
 
 # %% Training
 def train(model, device, train_loader, optimizer, scheduler, epoch, epochs):
-    """One epoch: a step of learning for each batch of training pictures. Returns the mean loss.
+    """One epoch: a step of learning for each batch of training pictures. Returns the list of
+    each batch's loss (main() keeps them all, for the learning curve).
     `device` is where the arithmetic runs (the CPU, or a GPU); the optimizer changes the weights,
     and the scheduler changes its learning rate as training goes (main() makes all three);
     `epoch` of `epochs` is for the progress bar."""
@@ -109,7 +110,7 @@ def train(model, device, train_loader, optimizer, scheduler, epoch, epochs):
     # learning, such as dropout (which silences random neurons then); this network has none, but
     # the habit keeps you right when you add one.
     model.train()
-    loss_sum = 0
+    batch_losses = []
     for images, labels in progress_bar(train_loader, epoch, epochs):  # with a bar, in a terminal
         images, labels = images.to(device), labels.to(device)  # to the GPU, if there is one
         # Data augmentation: move the whole batch by -1, 0 or +1 pixels up or down, and left or right
@@ -125,8 +126,8 @@ def train(model, device, train_loader, optimizer, scheduler, epoch, epochs):
         loss.backward()  # backpropagation: for each weight, how a small change would move the loss
         optimizer.step()  # the optimizer moves each weight a little, the way that lowers the loss
         scheduler.step()  # and the learning rate moves one step along its schedule
-        loss_sum += loss.item()  # .item(): the loss as a plain Python number
-    return loss_sum / len(train_loader)  # len(train_loader): the number of batches
+        batch_losses.append(loss.item())  # .item(): the loss as a plain Python number
+    return batch_losses
 
 
 # %% Testing
@@ -143,11 +144,13 @@ def test(model, device, batches):
     return correct / total
 
 
-# %% Showing a digit
-def show_test_digit(model, device, test_set, path):
-    """Let the trained network read one test picture, chosen at random, and draw its answer; below
-    it, the test pictures it reads wrong with the most confidence. Saved to PATH. `test_set` is
-    the TensorDataset of test pictures (as bytes) and labels, from make_loaders()."""
+# %% Showing what it learned
+def show_results(model, device, test_set, history, path):
+    """One picture, saved to PATH: how the network learned, what its first layer looks for, its
+    answer for one test picture chosen at random, and the test pictures it reads wrong with the
+    most confidence. `history` is main()'s record of training: every batch's loss, and both
+    accuracies after each epoch. `test_set` is the TensorDataset of test pictures (as bytes) and
+    labels, from make_loaders()."""
     index = torch.randint(len(test_set), (1,)).item()  # a random number from 0 to 9,999
     image, label = test_set[index]
     model.eval()
@@ -158,18 +161,24 @@ def show_test_digit(model, device, test_set, path):
     title = f"Prediction: {prediction} ({probabilities[prediction]:.1%}), true label: {int(label)}"
     # Its surest mistakes: read them yourself. They show what it finds hard, and where it is wrong.
     mistakes = confident_mistakes(model, device, test_set, count=8)
-    plot_prediction(image, probabilities, title, path, mistakes)
+    # Each neuron of the first layer adds up the 784 pixels, each times its own weight: fc1.weight
+    # is [86, 784], one row of weights per neuron. Laid out as 28x28, a row is a picture of what
+    # its neuron looks for: ink on pixels whose weights are positive raises its output, ink on
+    # negative ones lowers it. detach(): the weights without the gradient tracking they carry,
+    # which drawing cannot take; cpu(): off the GPU, if they are there; -1: as many as there are.
+    first_layer = model.fc1.weight.detach().cpu().reshape(-1, 28, 28)  # [86, 28, 28]
+    plot_results(image, probabilities, title, mistakes, history, first_layer, path)
 
 
 # %% main(): the lesson, in order
 def main(args):
-    """Train the network, test it after every epoch, and show it reading a test digit. `args` holds
-    the settings: those at the top of the file, changed by any flags typed after the program."""
+    """Train the network, test it after every epoch, and draw what it learned. `args` holds the
+    settings: those at the top of the file, changed by any flags typed after the program."""
     torch.manual_seed(args.seed)  # fixes every random choice: first weights, batch order, shifts
     device = pick_device(args.device)  # a GPU if there is one (CUDA, or Apple's MPS), else the CPU
     print(f"Using device: {device}")
     train_loader, test_loader = make_loaders(args.data_dir, args.batch_size, args.subset)
-    model = Net().to(device)
+    model = Net(args.hidden_units).to(device)
     # The optimizer: Adam adapts the step of each weight to the history of its gradients. AdamW is
     # Adam that also shrinks every weight a little at each step (weight decay): no weight can grow
     # large on a quirk of a few training pictures, so the network reads new digits better (0.1
@@ -184,11 +193,16 @@ def main(args):
     train_images, train_labels = train_loader.dataset.tensors
     train_batches = list(zip(train_images.split(args.batch_size), train_labels.split(args.batch_size)))
 
+    # What training records as it goes, for the learning curve in the picture: the loss of every
+    # batch (hundreds an epoch, so += adds the epoch's list), and one accuracy of each kind an epoch.
+    history = {"batch losses": [], "training accuracy": [], "test accuracy": []}
+
     print(f"Training on {len(train_images):,} images for {args.epochs} "
           f"{'epoch' if args.epochs == 1 else 'epochs'}")
     for epoch in range(1, args.epochs + 1):
         start = time.perf_counter()
-        train_loss = train(model, device, train_loader, optimizer, scheduler, epoch, args.epochs)
+        batch_losses = train(model, device, train_loader, optimizer, scheduler, epoch, args.epochs)
+        train_loss = sum(batch_losses) / len(batch_losses)  # the epoch's mean loss
         # Both accuracies measured the same way, after the epoch. A network that learns its training
         # pictures by heart (overfitting) reads them far better than new ones: a gap that grows
         # between the two. Here it stays small; `--subset 1000 --epochs 30` shows it wide open.
@@ -197,12 +211,15 @@ def main(args):
         print(f"Epoch {epoch}/{args.epochs}: loss {train_loss:.4f}, training accuracy {train_accuracy:.2%}, "
               f"test accuracy {test_accuracy:.2%} ({time.perf_counter() - start:.1f} s)")
         check_training(train_loss, train_accuracy, epoch, len(train_loader), args)  # stop if the loss explodes
+        history["batch losses"] += batch_losses
+        history["training accuracy"].append(train_accuracy)
+        history["test accuracy"].append(test_accuracy)
 
     test_set = test_loader.dataset
     print(f"Test accuracy: {test_accuracy:.2%} ({round(test_accuracy * len(test_set))}/{len(test_set)})")
     print_common_mistakes(model, device, test_set)  # e.g. "5 read as 3 (12 times)"
     if args.plot:  # where to save the picture (--plot); None with --no-plot
-        show_test_digit(model, device, test_set, args.plot)
+        show_results(model, device, test_set, history, args.plot)
     return model
 
 
@@ -281,20 +298,23 @@ def use_saved_model(args):
     torch.manual_seed(args.seed)  # the test digit that is shown
     device = pick_device(args.device)
     print(f"Using device: {device}")
-    model = Net().to(device)
-    load_model(model, args.load_model, device)
+    model = load_model(args.load_model, device)
     ignored = [flag for flag, value, default in (("--epochs", args.epochs, EPOCHS), ("--lr", args.lr, LEARNING_RATE),
                                                   ("--subset", args.subset, None)) if value != default]
     if ignored:
         print(f"Not training (--load-model), so {' and '.join(ignored)} changed nothing")
+    saved_size = model.fc1.out_features
+    if args.hidden_units not in (HIDDEN_UNITS, saved_size):
+        print(f"--hidden-units {args.hidden_units} changed nothing: the network's size comes from "
+              f"{args.load_model} ({saved_size} hidden units)")
     if not (args.predict or args.draw):  # your own digits need no MNIST
         _, test_loader = make_loaders(args.data_dir, args.batch_size)
         test_set = test_loader.dataset
         test_accuracy = test(model, device, test_loader)
         print(f"Test accuracy: {test_accuracy:.2%} ({round(test_accuracy * len(test_set))}/{len(test_set)})")
         print_common_mistakes(model, device, test_set)
-        if args.plot:
-            show_test_digit(model, device, test_set, args.plot)
+        if args.plot:  # the picture, without a learning curve: there was no training to record
+            show_results(model, device, test_set, None, args.plot)
     return model, device
 
 
@@ -329,6 +349,8 @@ def parse_args(argv=None):
                         help="images per step (default: %(default)s)")
     parser.add_argument("--lr", type=positive(float), default=LEARNING_RATE,
                         help="peak learning rate of the one-cycle schedule (default: %(default)s)")
+    parser.add_argument("--hidden-units", type=positive(int), default=HIDDEN_UNITS, metavar="N",
+                        help="neurons in each of the two hidden layers (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=SEED,
                         help="random seed: the same seed gives the same result (default: %(default)s)")
     parser.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"], default="auto",
@@ -578,30 +600,129 @@ def confident_mistakes(model, device, test_set, count):
             if value >= 0]
 
 
-def plot_prediction(image, probabilities, title, path, mistakes=()):
-    """Draw a digit beside the network's ten probabilities, and any mistakes in a row below them;
-    save the picture to PATH (it is shown at the end, by show_pictures())."""
-    # Subfigures, figures inside the figure: the digit and its bars on top, the mistakes below.
-    figure = plt.figure(figsize=(8, 5.6 if mistakes else 3.5), layout="constrained")
-    top, bottom = figure.subfigures(2, 1, height_ratios=[3.5, 2.1]) if mistakes else (figure, None)
-    left, right = top.subplots(1, 2, width_ratios=[1, 1.6])
+def plot_prediction(image, probabilities, title, path):
+    """Draw your digit (--predict) beside the network's ten probabilities; save the picture to PATH
+    (it is shown at the end, by show_pictures())."""
+    figure = plt.figure(figsize=(8, 3.5), layout="constrained")
+    draw_reading(*figure.subplots(1, 2, width_ratios=[1, 1.6]), image, probabilities)
+    figure.suptitle(title)
+    save_picture(figure, path)
+
+
+def plot_results(image, probabilities, title, mistakes, history, first_layer, path):
+    """The picture main() ends with, on one page: the learning curve and the first layer's weights
+    on top; the test digit with its ten probabilities, and the surest mistakes, below. Saved to
+    PATH. `history` is None for a network loaded with --load-model (no training to draw)."""
+    # Subfigures, figures inside the figure: four panels, each with its own title and axes.
+    figure = plt.figure(figsize=(12, 8.4), layout="constrained")
+    (curve, weights), (reading, wrong) = figure.subfigures(2, 2, height_ratios=[1, 1],
+                                                           width_ratios=[1.15, 1])
+    plot_learning_curve(curve, history)
+    plot_first_layer(weights, first_layer)
+    left, right = reading.subplots(1, 2, width_ratios=[1, 1.6])
+    draw_reading(left, right, image, probabilities)
+    reading.suptitle(title, fontsize=12)
+    plot_mistakes(wrong, mistakes, columns=4)
+    save_picture(figure, path)
+
+
+def plot_learning_curve(subfigure, history):
+    """Every batch's loss (faint) and its running mean, above the training and test accuracies
+    after each epoch, all against the epochs."""
+    if history is None:
+        subfigure.suptitle("How it learned", fontsize=12)
+        subfigure.text(0.5, 0.5, "Loaded with --load-model:\nnot trained in this run", ha="center",
+                       va="center", fontsize=11, color="0.4")
+        return
+    losses = torch.tensor(history["batch losses"])
+    epochs = len(history["test accuracy"])
+    batch_epochs = torch.arange(1, len(losses) + 1) * epochs / len(losses)  # batch -> epoch, e.g. 1.5
+    # The running mean over a twentieth of training (at least 2 batches, at most all there are):
+    # smooth enough to see the trend through the noise.
+    window = min(len(losses), max(2, len(losses) // 20))
+    running_mean = losses.unfold(0, window, 1).mean(dim=1)  # the mean of each `window` batches in a row
+    loss_axes, accuracy_axes = subfigure.subplots(2, 1, sharex=True)
+    loss_axes.plot(batch_epochs, losses, color="tab:blue", alpha=0.25, linewidth=0.8,
+                   label="loss of each batch")
+    loss_axes.plot(batch_epochs[window - 1:], running_mean, color="tab:blue", linewidth=2,
+                   label=f"running mean of {window} {'batch' if window == 1 else 'batches'}")
+    loss_axes.set(yscale="log", ylabel="loss (log scale)")
+    loss_axes.yaxis.set_major_formatter("{x:g}")  # 0.1 rather than 10^-1
+
+    def minor_label(value, position):  # between 0.1 and 1, say: 0.2 and 0.5 if the view is short
+        low, high = loss_axes.get_ylim()
+        leading = round(value / 10 ** math.floor(math.log10(value)))  # 0.2 -> 2
+        return f"{value:g}" if high / low < 10 or (high / low < 100 and leading in (2, 5)) else ""
+
+    loss_axes.yaxis.set_minor_formatter(minor_label)
+    loss_axes.legend(fontsize=9, loc="upper right")
+    epoch_numbers = range(1, epochs + 1)
+    # The training line wide and the test line narrow and dashed on top: both show where they meet.
+    for name, colour, style, width in (("training", "tab:orange", "o-", 4), ("test", "tab:green", "o--", 1.5)):
+        accuracies = history[f"{name} accuracy"]
+        accuracy_axes.plot(epoch_numbers, [100 * a for a in accuracies], style, color=colour, linewidth=width,
+                           markersize=2 + width, label=f"{name} pictures: {accuracies[-1]:.2%} at the end")
+    accuracy_axes.set(xlabel="epoch", ylabel="accuracy (%)", xlim=(0, epochs * 1.02))
+    accuracy_axes.set_ylim(top=100)  # the top is always 100%, to show how far there is to go
+    accuracy_axes.xaxis.get_major_locator().set_params(integer=True)
+    accuracy_axes.legend(fontsize=9, loc="best")  # where it hides the fewest points
+    accuracy_axes.grid(alpha=0.3)
+    subfigure.suptitle("How it learned", fontsize=12)
+
+
+FIRST_LAYER_SHOWN = 96  # at most this many neurons' pictures (--hidden-units 512: the first 96)
+# Red above 0, blue below, white at 0; the gaps between the pictures grey.
+FIRST_LAYER_COLOURS = plt.colormaps["RdBu_r"].with_extremes(bad="0.8")
+
+
+def plot_first_layer(subfigure, first_layer):
+    """The weights of each neuron of the first layer as a 28x28 picture, in one tiled image: red
+    where ink raises the neuron's output, blue where it lowers it, white for 0."""
+    neurons = len(first_layer)
+    first_layer = first_layer[:FIRST_LAYER_SHOWN]  # more would be too small to see
+    count = len(first_layer)
+    columns = math.ceil(math.sqrt(count * 1.3))  # a grid a little wider than tall
+    rows = math.ceil(count / columns)
+    # Each neuron on its own scale, from -1 to 1 (its largest weight, either way): some neurons'
+    # weights are far smaller than others', and would look blank on a shared scale.
+    scaled = first_layer / first_layer.abs().amax(dim=(1, 2), keepdim=True).clamp(min=1e-12)
+    tiles = torch.full((rows * columns, 30, 30), float("nan"))  # a 1-pixel grey gap (nan) round each
+    tiles[:count, 1:29, 1:29] = scaled
+    mosaic = tiles.reshape(rows, columns, 30, 30).permute(0, 2, 1, 3).reshape(rows * 30, columns * 30)
+    # Coloured here, as bytes (red, green, blue, opacity), rather than by imshow: matplotlib's own
+    # colouring of a large picture works in 64-bit floats, which raised the run's peak memory.
+    colours = torch.from_numpy(FIRST_LAYER_COLOURS((mosaic.numpy() + 1) / 2, bytes=True))  # -1..1 -> 0..1
+    colours[rows * 30 - 30:, (count % columns or columns) * 30:, 3] = 0  # the places left over: transparent
+    axes = subfigure.subplots()
+    axes.imshow(colours.numpy(), interpolation="nearest")
+    axes.axis("off")
+    which = f"its {neurons} neurons" if count == neurons else f"{count} of its {neurons} neurons"
+    subfigure.suptitle(f"What the first layer looks for: the weights of {which}\n"
+                       "red: ink here raises the neuron's output; blue: ink here lowers it", fontsize=11)
+    subfigure.supxlabel("Each neuron on its own scale. A tile of noise: a neuron that no training picture\n"
+                        "switches on, so it got no gradient and never learned (its starting weights, shrunk)",
+                        fontsize=9)
+
+
+def draw_reading(left, right, image, probabilities):
+    """A digit as the network sees it (on the `left` axes) and its ten probabilities (`right`)."""
     left.imshow(image.reshape(28, 28).cpu().numpy(), cmap="gray")
     left.set_title("what the network sees (28x28)", fontsize=10)
     left.axis("off")
     bars = right.bar(range(10), probabilities.cpu().numpy(), color="tab:gray")
     bars[int(probabilities.argmax())].set_color("tab:blue")
     right.set(xticks=range(10), ylim=(0, 1), xlabel="digit", ylabel="probability")
-    top.suptitle(title)
-    if mistakes:
-        plot_mistakes(bottom, mistakes)
-    save_picture(figure, path)
 
 
-def plot_mistakes(subfigure, mistakes):
+def plot_mistakes(subfigure, mistakes, columns=8):
     """The row of mistakes under the picture: each digit with its true label, what it was read as,
     and how sure the network was."""
+    if not mistakes:
+        subfigure.suptitle("It reads every test digit right", fontsize=11)
+        return
     subfigure.suptitle("Test digits it reads wrong, the surest mistakes first", fontsize=11)
-    for index, axes in enumerate(subfigure.subplots(1, 8)):  # 8 places, so that the digits keep one size
+    places = subfigure.subplots(8 // columns, columns).flat  # 8 places, so that the digits keep one size
+    for index, axes in enumerate(places):
         axes.axis("off")
         if index < len(mistakes):
             image, label, reading, probability = mistakes[index]
@@ -653,8 +774,9 @@ def save_model(model, path):
     print(f"Saved the model to {path}")
 
 
-def load_model(model, path, device):
-    """Put the weights saved in PATH into `model`, refusing files that would run code."""
+def load_model(path, device):
+    """The network with the weights saved in PATH, on `device`, as large as they say (any
+    --hidden-units); files that would run code are refused."""
     try:
         # weights_only=True reads tensors and plain containers only: a full pickle can carry code
         # that runs as it loads. map_location lets weights saved on a GPU load without one.
@@ -687,12 +809,18 @@ def load_model(model, path, device):
                 break
         for prefix in ("module.", "_orig_mod."):
             torch.nn.modules.utils.consume_prefix_in_state_dict_if_present(state_dict, prefix)
+    misfit = f"the weights in {path} do not fit this network (784-N-N-10, for N hidden units)"
+    first_layer = state_dict.get("fc1.weight") if isinstance(state_dict, dict) else None
+    if not isinstance(first_layer, torch.Tensor) or first_layer.dim() != 2:
+        fail(misfit)
+    model = Net(len(first_layer)).to(device)  # N: the size it was saved with (--hidden-units)
     try:
         model.load_state_dict(state_dict)
     except (RuntimeError, TypeError, AttributeError):
-        fail(f"the weights in {path} do not fit this network (784-{HIDDEN_UNITS}-{HIDDEN_UNITS}-10)")
+        fail(misfit)
     model.eval()
     print(f"Loaded the model from {path}")
+    return model
 
 
 def prepare_image(path):

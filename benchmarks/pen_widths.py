@@ -42,9 +42,8 @@ def main():
         model_path = os.path.join(tempfile.mkdtemp(), "model.pt")
         with contextlib.redirect_stdout(io.StringIO()):
             mnist_mlp.run(["--data-dir", args.data_dir, "--no-plot", "--save-model", model_path])
-    model = mnist_mlp.Net()
     with contextlib.redirect_stdout(io.StringIO()):
-        mnist_mlp.load_model(model, model_path, torch.device("cpu"))
+        model = mnist_mlp.load_model(model_path, torch.device("cpu"))
     folder = tempfile.mkdtemp()
     print("| pen (stroke_width) | " + " | ".join(str(width) for width in PEN_WIDTHS) + " |")
     print("| --- |" + " --- |" * len(PEN_WIDTHS))

@@ -24,8 +24,7 @@ OPEN_PADS = []  # the pads whose figures a test uses: matplotlib holds their han
 
 
 def open_pad(model_path):
-    model = mnist_mlp.Net()
-    mnist_mlp.load_model(model, model_path, torch.device("cpu"))
+    model = mnist_mlp.load_model(model_path, torch.device("cpu"))
     pad = mnist_mlp.DrawingPad(model, torch.device("cpu"))
     OPEN_PADS.append(pad)
     pad.figure.canvas.draw()  # as the window does when it first opens

@@ -308,28 +308,39 @@ def test_the_mistakes_are_wrong_and_the_surest_come_first(synthetic_mnist):
         assert (label, reading) == (labels[index], readings[index]) and label != reading
 
 
-def test_a_network_that_makes_no_mistakes_has_no_mistakes_row(synthetic_mnist, tmp_path, monkeypatch):
-    shown = []
-    monkeypatch.setattr(mnist_mlp, "save_picture", lambda figure, path: shown.append(figure))
-    monkeypatch.setattr(mnist_mlp, "confident_mistakes", lambda *args, **kwargs: [])
-    _, test_loader = mnist_mlp.make_loaders(synthetic_mnist, 64)
-    mnist_mlp.show_test_digit(mnist_mlp.Net(), torch.device("cpu"), test_loader.dataset, str(tmp_path / "p.png"))
-    assert len(shown[0].axes) == 2  # the digit and its bars only
-    plt.close("all")
+HISTORY = {"batch losses": [2.3, 1.0, 0.5, 0.4, 0.3, 0.2], "training accuracy": [0.9, 0.95],
+           "test accuracy": [0.88, 0.9]}
 
 
-def test_the_picture_shows_the_mistakes_in_a_row_under_the_digit(synthetic_mnist, tmp_path, monkeypatch):
+def results_figure(synthetic_mnist, tmp_path, monkeypatch, history=HISTORY, model=None):
+    """The figure show_results() draws for an untrained network, caught before it is saved."""
     shown = []
     monkeypatch.setattr(mnist_mlp, "save_picture", lambda figure, path: shown.append(figure))
     torch.manual_seed(0)
     _, test_loader = mnist_mlp.make_loaders(synthetic_mnist, 64)
-    mnist_mlp.show_test_digit(mnist_mlp.Net(), torch.device("cpu"), test_loader.dataset, str(tmp_path / "p.png"))
+    mnist_mlp.show_results(model or mnist_mlp.Net(), torch.device("cpu"), test_loader.dataset, history,
+                           str(tmp_path / "p.png"))
     shown[0].draw_without_rendering()  # lay it out, as saving does
-    digit, bars, *row = shown[0].axes
-    assert len(row) == 8 and all(axes.images for axes in row)
-    top_row_bottom = min(digit.get_window_extent().y0, bars.get_window_extent().y0)  # in pixels, y up
-    assert all(axes.get_window_extent().y1 < top_row_bottom for axes in row)
-    for axes in row:
+    return shown[0]
+
+
+def test_a_network_that_makes_no_mistakes_has_no_mistakes_row(synthetic_mnist, tmp_path, monkeypatch):
+    monkeypatch.setattr(mnist_mlp, "confident_mistakes", lambda *args, **kwargs: [])
+    figure = results_figure(synthetic_mnist, tmp_path, monkeypatch)
+    *_, wrong = figure.subfigs
+    assert wrong.axes == [] and "every test digit right" in wrong.get_suptitle()
+    plt.close("all")
+
+
+def test_the_picture_shows_the_mistakes_in_a_row_under_the_digit(synthetic_mnist, tmp_path, monkeypatch):
+    figure = results_figure(synthetic_mnist, tmp_path, monkeypatch)
+    curve, weights, reading, wrong = figure.subfigs
+    digit, bars = reading.axes
+    assert digit.images and len(bars.patches) == 10
+    assert len(wrong.axes) == 8 and all(axes.images for axes in wrong.axes)
+    top_row_bottom = min(axes.get_window_extent().y0 for axes in curve.axes + weights.axes)  # pixels, y up
+    assert all(axes.get_window_extent().y1 < top_row_bottom for axes in reading.axes + wrong.axes)
+    for axes in wrong.axes:
         assert re.fullmatch(r"(\d) read as (?!\1)\d\n\d+\.\d% sure", axes.get_title())
     plt.close("all")
 
@@ -381,13 +392,13 @@ def test_the_file_is_the_lesson_in_notebook_cells_then_behind_the_scenes():
     cells = {line[5:].split(":")[0]: number  # "# %% Settings: ..." -> {"Settings": its line number}
              for number, line in enumerate(lines, start=1) if line.startswith("# %% ")}
     assert list(cells) == ["Imports", "Settings", "Data", "The network", "Training", "Testing",
-                           "Showing a digit", "main()", "Behind the scenes"]  # in this order
+                           "Showing what it learned", "main()", "Behind the scenes"]  # in this order
 
     def first_line(start):
         return next(number for number, line in enumerate(lines, start=1) if line.lstrip().startswith(start))
 
     assert first_line("class Net") < 100
     assert first_line("for epoch in range") < 230
-    assert first_line("def main(") < cells["Behind the scenes"] <= 261  # the lesson: at most 260 lines
+    assert first_line("def main(") < cells["Behind the scenes"] <= 271  # the lesson: at most 270 lines
     for number, line in enumerate(lines[:cells["Behind the scenes"]], start=1):  # no timings in the lesson
         assert not re.search(r"\d s\b|\d seconds|\d-core", line), f"line {number}: {line}"

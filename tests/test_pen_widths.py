@@ -50,8 +50,7 @@ def test_a_dot_is_never_rubbed_out():
 @needs_real_mnist
 @needs_fonts
 def test_handwriting_fonts_read_right_with_thin_and_thick_pens(real_model, tmp_path):
-    model = mnist_mlp.Net()
-    mnist_mlp.load_model(model, real_model, torch.device("cpu"))
+    model = mnist_mlp.load_model(real_model, torch.device("cpu"))
     right = {}
     for width in PEN_WIDTHS:
         right[width] = 0

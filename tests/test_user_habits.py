@@ -190,7 +190,7 @@ def test_ctrl_c_while_training_is_one_line_and_status_130(synthetic_mnist, tmp_p
     assert os.listdir(tmp_path) == []  # no model, and no half-saved one
 
 
-@pytest.mark.parametrize("where", ["test", "plot_prediction", "prepare_image"])
+@pytest.mark.parametrize("where", ["test", "plot_results", "prepare_image"])
 def test_ctrl_c_anywhere_else_is_the_same_line(synthetic_mnist, trained_model, seven, tmp_path, monkeypatch,
                                                capsys, where):
     def interrupted(*args, **kwargs):
@@ -283,6 +283,6 @@ def test_several_pictures_are_read_before_the_picture_is_saved(trained_model, se
 def test_an_error_in_place_of_another_hides_it(tmp_path):
     # IPython's %run (Jupyter, Colab) fails to print a SystemExit that carries the error it replaced.
     with pytest.raises(SystemExit) as excinfo:
-        mnist_mlp.load_model(mnist_mlp.Net(), str(tmp_path / "nothere.pt"), torch.device("cpu"))
+        mnist_mlp.load_model(str(tmp_path / "nothere.pt"), torch.device("cpu"))
     assert "there is no model file" in error_of(excinfo)
     assert excinfo.value.__suppress_context__ and excinfo.value.__cause__ is None

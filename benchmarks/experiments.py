@@ -1,0 +1,166 @@
+"""The README's "Try this" table: each experiment run over a few seeds, with its mean and spread.
+
+An experiment is a set of flags, or a change to one line of mnist_mlp.py (a statement, for the
+schedule), or both. A change is made the way the README tells a learner to make it: in a copy of
+the file, one exact text replaced by another; the copy refuses to be made if the text is not
+there exactly once, so the README's instructions cannot drift from the code unnoticed
+(tests/test_see_inside.py checks that too, and runs every copy). Each run is a process of its
+own that runs the copy's main() with `--seed S --no-plot <flags>`, as `python <copy> ...` would,
+then counts the first layer's neurons that none of the training pictures switches on (ReLU's
+input above 0): those get no gradient, and never learn. Over the seeds, the table gives the mean
+final training and test accuracies, the lowest and highest test accuracy, the range of that
+count, and the time of the epochs (the epoch lines' seconds, with each epoch's test; imports and
+data loading left out), as a ratio to the defaults' median.
+
+    python benchmarks/experiments.py --data-dir ../shared/mnist --seeds 5
+    python benchmarks/experiments.py --data-dir ../shared/mnist --only "no ReLU" --seeds 2
+"""
+
+import argparse
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SCRIPT = os.path.join(ROOT, "mnist_mlp.py")
+
+ONE_CYCLE = """    scheduler = torch.optim.lr_scheduler.OneCycleLR(
+        optimizer, max_lr=args.lr, epochs=args.epochs, steps_per_epoch=len(train_loader))"""
+CONSTANT = "    scheduler = torch.optim.lr_scheduler.ConstantLR(optimizer, factor=1)"
+SHUFFLED = "    train_loader = DataLoader(train_set, batch_size=batch_size, shuffle=True)"
+# A sampler is the order the DataLoader takes the pictures in; a fixed list of positions, here
+# all the 0s first, then all the 1s, ..., the same order every epoch. (stable: within a digit,
+# MNIST's own order.)
+SORTED = ("    train_loader = DataLoader(train_set, batch_size=batch_size, "
+          "sampler=train_set.tensors[1].argsort(stable=True).tolist())")
+
+# (name, flags, [(text in mnist_mlp.py, what it becomes), ...])
+EXPERIMENTS = [
+    ("the defaults", [], []),
+    ("the classic tutorial's settings: batches of 10, Adam at 1e-3, no schedule",
+     ["--batch-size", "10", "--lr", "1e-3"],
+     [("torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.1)",
+       "torch.optim.Adam(model.parameters(), lr=args.lr)"),
+      (ONE_CYCLE, CONSTANT)]),
+    ("no ReLU: a linear model", [],
+     [("x = F.relu(self.fc1(x))", "x = self.fc1(x)"), ("x = F.relu(self.fc2(x))", "x = self.fc2(x)")]),
+    ("16 hidden units", ["--hidden-units", "16"], []),
+    ("512 hidden units", ["--hidden-units", "512"], []),
+    ("no normalisation: pixels 0-1", [],
+     [("return (images / 255).sub_(MNIST_MEAN).div_(MNIST_STD)", "return images / 255")]),
+    ("no normalisation: pixels 0-255", [],
+     [("return (images / 255).sub_(MNIST_MEAN).div_(MNIST_STD)", "return images.float()")]),
+    ("training pictures sorted by digit, not shuffled", [], [(SHUFFLED, SORTED)]),
+    ("more epochs: 10", ["--epochs", "10"], []),
+    ("a learning rate 4 times the default", ["--lr", "0.032"], []),
+    ("a learning rate far too high", ["--lr", "0.3"], []),
+    ("overfitting: 1,000 training pictures, 30 epochs", ["--subset", "1000", "--epochs", "30"], []),
+]
+
+# Runs the copy's main() as `python <copy> <flags>` would, then counts the neurons never switched on.
+DRIVER = """
+import runpy, sys, torch
+script, *argv = sys.argv[1:]
+copy = runpy.run_path(script, run_name="experiment")
+args = copy["parse_args"](argv)
+model = copy["main"](args)
+train_loader, _ = copy["make_loaders"](args.data_dir, args.batch_size, args.subset)
+switched_on = torch.zeros(model.fc1.out_features, dtype=torch.bool)
+with torch.no_grad():
+    for images in train_loader.dataset.tensors[0].split(1000):
+        switched_on |= (model.fc1(copy["normalise"](images).flatten(1)) > 0).any(dim=0)
+print(f"never switched on: {int((~switched_on).sum())} of {len(switched_on)}")
+"""
+EPOCH_LINE = re.compile(r"Epoch (\d+)/\d+: loss (\S+), training accuracy ([\d.]+)%, "
+                        r"test accuracy ([\d.]+)% \(([\d.]+) s\)")
+
+
+def edited_source(edits):
+    """mnist_mlp.py's text with each (old, new) of `edits` made; each old text must occur once."""
+    with open(SCRIPT) as file:
+        source = file.read()
+    for old, new in edits:
+        if source.count(old) != 1:
+            raise ValueError(f"mnist_mlp.py holds {old!r} {source.count(old)} times, not once: "
+                             "update this experiment (and README.md) to the code")
+        source = source.replace(old, new)
+    return source
+
+
+def run_once(script, flags, seed, data_dir):
+    """One run of `script`: (training accuracy, test accuracy, seconds, note, neurons never switched
+    on) from its output, with None accuracies and the error line as the note if it stopped."""
+    result = subprocess.run([sys.executable, "-c", DRIVER, script, "--data-dir", data_dir, "--seed", str(seed),
+                             "--no-plot", "--device", "cpu", *flags],
+                            capture_output=True, text=True, env=dict(os.environ, MPLBACKEND="Agg"))
+    epochs = EPOCH_LINE.findall(result.stdout)
+    seconds = sum(float(line[4]) for line in epochs)
+    if result.returncode != 0:
+        last = result.stderr.strip().splitlines()[-1] if result.stderr.strip() else f"exit {result.returncode}"
+        return None, None, seconds, last, None
+    _, _, train, test, _ = epochs[-1]
+    note = "stuck at chance" if "stuck at chance" in result.stdout else ""
+    dead = re.search(r"never switched on: (\d+ of \d+)", result.stdout).group(1)
+    return float(train), float(test), seconds, note, dead
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data-dir", default=os.environ.get("MNIST_DATA", "data"))
+    parser.add_argument("--seeds", type=int, default=5, help="seeds 0 to N-1 (default: %(default)s)")
+    parser.add_argument("--only", action="append", metavar="NAME",
+                        help="run only the experiments whose name starts with NAME (repeatable)")
+    args = parser.parse_args()
+    if not os.path.isdir(os.path.join(args.data_dir, "MNIST", "raw")):
+        sys.exit(f"no MNIST/raw/ in {args.data_dir}: pass --data-dir or set MNIST_DATA")
+    chosen = [e for e in EXPERIMENTS if not args.only or any(e[0].startswith(n) for n in args.only)]
+    if not chosen:
+        sys.exit(f"no experiment starts with {' or '.join(args.only)}")
+
+    scratch = tempfile.mkdtemp(prefix="mnist_mlp_experiments_")
+    rows, default_seconds = [], None
+    for number, (name, flags, edits) in enumerate(chosen):
+        script = SCRIPT
+        if edits:  # an edited copy, in a folder of its own (it imports nothing from beside it)
+            script = os.path.join(scratch, f"experiment_{number}.py")
+            with open(script, "w") as file:
+                file.write(edited_source(edits))
+        runs = [run_once(script, flags, seed, args.data_dir) for seed in range(args.seeds)]
+        for seed, (train, test, seconds, note, dead) in enumerate(runs):
+            shown = f"training {train:.2f}%, test {test:.2f}%" if test is not None else "stopped"
+            print(f"{name}, seed {seed}: {shown}, {seconds:.1f} s, never switched on: {dead} {note}", flush=True)
+        seconds = statistics.median(run[2] for run in runs)
+        if name == "the defaults":
+            default_seconds = seconds
+        rows.append((name, flags, runs, seconds))
+
+    print(f"\nseeds 0-{args.seeds - 1}; test accuracy: mean (lowest-highest)\n")
+    print("| experiment | flags | training accuracy | test accuracy | neurons never switched on | time |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    for name, flags, runs, seconds in rows:
+        finished = [run for run in runs if run[1] is not None]
+        if finished:
+            tests = [run[1] for run in finished]
+            train = f"{statistics.mean(run[0] for run in finished):.2f}%"
+            test = f"{statistics.mean(tests):.2f}% ({min(tests):.2f}-{max(tests):.2f})"
+        else:
+            train = test = "-"
+        stopped = len(runs) - len(finished)
+        notes = [f"{stopped} of {len(runs)} runs stopped: the loss blew up"] if stopped else []
+        stuck = sum(run[3] == "stuck at chance" for run in runs)
+        notes += [f"{stuck} of {len(runs)} stuck at chance"] if stuck else []
+        time = f"{seconds / default_seconds:.1f}x" if default_seconds else f"{seconds:.1f} s"
+        shown_flags = " ".join(flags) or "-"
+        deads = [int(run[4].split()[0]) for run in finished]
+        of = finished[0][4].split(" of ")[1] if finished else ""
+        dead = "-" if not deads or name.startswith("no ReLU") else (
+            f"{min(deads)} of {of}" if min(deads) == max(deads) else f"{min(deads)}-{max(deads)} of {of}")
+        print(f"| {name} | {shown_flags} | {train} | {test}{'; ' if notes else ''}{'; '.join(notes)} "
+              f"| {dead} | {time} |")
+
+
+if __name__ == "__main__":
+    main()
