@@ -162,10 +162,10 @@ def show_results(model, device, test_set, history, path):
     # Its surest mistakes: read them yourself. They show what it finds hard, and where it is wrong.
     mistakes = confident_mistakes(model, device, test_set, count=8)
     # Each neuron of the first layer adds up the 784 pixels, each times its own weight: fc1.weight
-    # is [86, 784], one row of weights per neuron. Laid out as 28x28, a row is a picture of what
-    # its neuron looks for: ink on pixels whose weights are positive raises its output, ink on
-    # negative ones lowers it. detach(): the weights without the gradient tracking they carry,
-    # which drawing cannot take; cpu(): off the GPU, if they are there; -1: as many as there are.
+    # is [86, 784], as nn.Linear keeps one row of weights per output. Laid out as 28x28, a row is a
+    # picture of what its neuron looks for: ink on pixels whose weights are positive raises its
+    # output, ink on negative ones lowers it. detach(): the weights without the gradient tracking
+    # they carry, which drawing cannot take; cpu(): off the GPU, if there; -1: as many as there are.
     first_layer = model.fc1.weight.detach().cpu().reshape(-1, 28, 28)  # [86, 28, 28]
     plot_results(image, probabilities, title, mistakes, history, first_layer, path)
 
@@ -613,8 +613,9 @@ def plot_results(image, probabilities, title, mistakes, history, first_layer, pa
     """The picture main() ends with, on one page: the learning curve and the first layer's weights
     on top; the test digit with its ten probabilities, and the surest mistakes, below. Saved to
     PATH. `history` is None for a network loaded with --load-model (no training to draw)."""
-    # Subfigures, figures inside the figure: four panels, each with its own title and axes.
-    figure = plt.figure(figsize=(12, 8.4), layout="constrained")
+    # Subfigures, figures inside the figure: four panels, each with its own title and axes. At 80
+    # dots per inch, as it is saved: a 960x672 window, which fits a laptop's screen.
+    figure = plt.figure(figsize=(12, 8.4), dpi=80, layout="constrained")
     (curve, weights), (reading, wrong) = figure.subfigures(2, 2, height_ratios=[1, 1],
                                                            width_ratios=[1.15, 1])
     plot_learning_curve(curve, history)
@@ -707,7 +708,7 @@ def plot_first_layer(subfigure, first_layer):
 def draw_reading(left, right, image, probabilities):
     """A digit as the network sees it (on the `left` axes) and its ten probabilities (`right`)."""
     left.imshow(image.reshape(28, 28).cpu().numpy(), cmap="gray")
-    left.set_title("what the network sees (28x28)", fontsize=10)
+    left.set_title("what the network sees\n(28x28)", fontsize=10)
     left.axis("off")
     bars = right.bar(range(10), probabilities.cpu().numpy(), color="tab:gray")
     bars[int(probabilities.argmax())].set_color("tab:blue")
