@@ -604,8 +604,7 @@ def plot_prediction(image, probabilities, title, path):
     """Draw your digit (--predict) beside the network's ten probabilities; save the picture to PATH
     (it is shown at the end, by show_pictures())."""
     figure = plt.figure(figsize=(8, 3.5), layout="constrained")
-    draw_reading(*figure.subplots(1, 2, width_ratios=[1, 1.6]), image, probabilities)
-    figure.suptitle(title)
+    draw_reading(figure, image, probabilities, title)
     save_picture(figure, path)
 
 
@@ -620,9 +619,7 @@ def plot_results(image, probabilities, title, mistakes, history, first_layer, pa
                                                            width_ratios=[1.15, 1])
     plot_learning_curve(curve, history)
     plot_first_layer(weights, first_layer)
-    left, right = reading.subplots(1, 2, width_ratios=[1, 1.6])
-    draw_reading(left, right, image, probabilities)
-    reading.suptitle(title, fontsize=12)
+    draw_reading(reading, image, probabilities, title)
     plot_mistakes(wrong, mistakes, columns=4)
     save_picture(figure, path)
 
@@ -630,8 +627,8 @@ def plot_results(image, probabilities, title, mistakes, history, first_layer, pa
 def plot_learning_curve(subfigure, history):
     """Every batch's loss (faint) and its running mean, above the training and test accuracies
     after each epoch, all against the epochs."""
+    subfigure.suptitle("How it learned", fontsize=12)
     if history is None:
-        subfigure.suptitle("How it learned", fontsize=12)
         subfigure.text(0.5, 0.5, "Loaded with --load-model:\nnot trained in this run", ha="center",
                        va="center", fontsize=11, color="0.4")
         return
@@ -668,7 +665,6 @@ def plot_learning_curve(subfigure, history):
     accuracy_axes.xaxis.get_major_locator().set_params(integer=True)
     accuracy_axes.legend(fontsize=9, loc="best")  # where it hides the fewest points
     accuracy_axes.grid(alpha=0.3)
-    subfigure.suptitle("How it learned", fontsize=12)
 
 
 FIRST_LAYER_SHOWN = 96  # at most this many neurons' pictures (--hidden-units 512: the first 96)
@@ -705,8 +701,11 @@ def plot_first_layer(subfigure, first_layer):
                         fontsize=9)
 
 
-def draw_reading(left, right, image, probabilities):
-    """A digit as the network sees it (on the `left` axes) and its ten probabilities (`right`)."""
+def draw_reading(panel, image, probabilities, title):
+    """A digit as the network sees it, beside its ten probabilities, under `title`, in `panel` (a
+    figure, or a subfigure of one)."""
+    left, right = panel.subplots(1, 2, width_ratios=[1, 1.6])
+    panel.suptitle(title, fontsize=12)
     left.imshow(image.reshape(28, 28).cpu().numpy(), cmap="gray")
     left.set_title("what the network sees\n(28x28)", fontsize=10)
     left.axis("off")
