@@ -28,32 +28,41 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCRIPT = os.path.join(ROOT, "mnist_mlp.py")
 
 ONE_CYCLE = """    scheduler = torch.optim.lr_scheduler.OneCycleLR(
-        optimizer, max_lr=args.lr, epochs=args.epochs, steps_per_epoch=len(train_loader))"""
+        optimizer, max_lr=lr, epochs=epochs, steps_per_epoch=steps_per_epoch)"""
 CONSTANT = "    scheduler = torch.optim.lr_scheduler.ConstantLR(optimizer, factor=1)"
-SHUFFLED = "    train_loader = DataLoader(train_set, batch_size=batch_size, shuffle=True)"
+ADAMW = "torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.1)"
+ADAM = "torch.optim.Adam(model.parameters(), lr=lr)"
+SHUFFLED = ("    train_loader = DataLoader(TensorDataset(train_images, train_labels), batch_size=batch_size, "
+            "shuffle=True)")
 # A sampler is the order the DataLoader takes the pictures in; a fixed list of positions, here
 # all the 0s first, then all the 1s, ..., the same order every epoch. (stable: within a digit,
 # MNIST's own order.)
-SORTED = ("    train_loader = DataLoader(train_set, batch_size=batch_size, "
-          "sampler=train_set.tensors[1].argsort(stable=True).tolist())")
+SORTED = ("    train_loader = DataLoader(TensorDataset(train_images, train_labels), batch_size=batch_size, "
+          "sampler=train_labels.argsort(stable=True).tolist())")
+PREPARED = "return normalize(images.unsqueeze(1) / 255)"
+# Data augmentation: each batch moved by -1, 0 or +1 pixels down and right (roll wraps round, but
+# MNIST's digits have an empty border), so that the network cannot count on a stroke being at one
+# exact pixel.
+STEP = "        optimizer.zero_grad()"
+SHIFTED = ("        shift = torch.randint(-1, 2, (2,)).tolist()  # two of -1, 0, 1\n"
+           "        images = images.roll(shift, dims=(2, 3))  # dims 2 and 3: height and width\n"
+           "        optimizer.zero_grad()")
 
 # (name, flags, [(text in mnist_mlp.py, what it becomes), ...])
 EXPERIMENTS = [
     ("the defaults", [], []),
+    ("Adam without weight decay", [], [(ADAMW, ADAM)]),
+    ("no schedule: a constant learning rate, Adam's usual 1e-3", ["--lr", "1e-3"], [(ONE_CYCLE, CONSTANT)]),
     ("the classic tutorial's settings: batches of 10, Adam at 1e-3, no schedule",
-     ["--batch-size", "10", "--lr", "1e-3"],
-     [("torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.1)",
-       "torch.optim.Adam(model.parameters(), lr=args.lr)"),
-      (ONE_CYCLE, CONSTANT)]),
+     ["--batch-size", "10", "--lr", "1e-3"], [(ADAMW, ADAM), (ONE_CYCLE, CONSTANT)]),
     ("no ReLU: a linear model", [],
      [("x = F.relu(self.fc1(x))", "x = self.fc1(x)"), ("x = F.relu(self.fc2(x))", "x = self.fc2(x)")]),
     ("16 hidden units", ["--hidden-units", "16"], []),
     ("512 hidden units", ["--hidden-units", "512"], []),
-    ("no normalisation: pixels 0-1", [],
-     [("return (images / 255).sub_(MNIST_MEAN).div_(MNIST_STD)", "return images / 255")]),
-    ("no normalisation: pixels 0-255", [],
-     [("return (images / 255).sub_(MNIST_MEAN).div_(MNIST_STD)", "return images.float()")]),
+    ("no normalisation: pixels 0-1", [], [(PREPARED, "return images.unsqueeze(1) / 255")]),
+    ("no normalisation: pixels 0-255", [], [(PREPARED, "return images.unsqueeze(1).float()")]),
     ("training pictures sorted by digit, not shuffled", [], [(SHUFFLED, SORTED)]),
+    ("data augmentation: each batch shifted by up to a pixel", [], [(STEP, SHIFTED)]),
     ("more epochs: 10", ["--epochs", "10"], []),
     ("a learning rate 4 times the default", ["--lr", "0.032"], []),
     ("a learning rate far too high", ["--lr", "0.3"], []),
@@ -67,11 +76,11 @@ script, *argv = sys.argv[1:]
 copy = runpy.run_path(script, run_name="experiment")
 args = copy["parse_args"](argv)
 model = copy["main"](args)
-train_loader, _ = copy["make_loaders"](args.data_dir, args.batch_size, args.subset)
+train_loader, _, _ = copy["make_loaders"](args.data_dir, args.batch_size, args.subset)
 switched_on = torch.zeros(model.fc1.out_features, dtype=torch.bool)
 with torch.no_grad():
     for images in train_loader.dataset.tensors[0].split(1000):
-        switched_on |= (model.fc1(copy["normalise"](images).flatten(1)) > 0).any(dim=0)
+        switched_on |= (model.fc1(images.flatten(1)) > 0).any(dim=0)
 print(f"never switched on: {int((~switched_on).sum())} of {len(switched_on)}")
 """
 EPOCH_LINE = re.compile(r"Epoch (\d+)/\d+: loss (\S+), training accuracy ([\d.]+)%, "

@@ -35,7 +35,7 @@ def main():
     import mnist_mlp
 
     train_set, _ = mnist_mlp.load_mnist(args.data_dir)
-    train_set = TensorDataset(train_set.data.unsqueeze(1), train_set.targets)
+    train_set = TensorDataset(mnist_mlp.prepare(train_set.data), train_set.targets)  # as the lesson has them
     batch_size = mnist_mlp.BATCH_SIZE
     loaders = {
         "DataLoader(..., shuffle=True)": lambda: DataLoader(train_set, batch_size=batch_size, shuffle=True),
@@ -53,10 +53,8 @@ def main():
     print(f"the same first three batches for the same seed: {same}")
 
     model = mnist_mlp.Net()
-    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.1)  # as the lesson makes it
-    scheduler = torch.optim.lr_scheduler.OneCycleLR(
-        optimizer, max_lr=mnist_mlp.LEARNING_RATE, epochs=args.rounds * len(loaders),
-        steps_per_epoch=math.ceil(len(train_set) / batch_size))
+    optimizer, scheduler = mnist_mlp.make_optimizer(  # as the lesson makes them, over every epoch timed
+        model, mnist_mlp.LEARNING_RATE, args.rounds * len(loaders), math.ceil(len(train_set) / batch_size))
     loader_only = {name: [] for name in loaders}
     epoch = {name: [] for name in loaders}
     for round_number in range(args.rounds):

@@ -250,7 +250,7 @@ def test_reads_real_digits_drawn_as_user_pictures(real_model, tmp_path, capsys):
     net.load_state_dict(torch.load(model, weights_only=True))
     net.eval()
     with torch.no_grad():
-        predicted = net(mnist_mlp.normalise(test_set.data[:200].unsqueeze(1))).argmax(dim=1)
+        predicted = net(mnist_mlp.prepare(test_set.data[:200])).argmax(dim=1)
     right = [i for i in range(200) if predicted[i] == test_set.targets[i]][:40]  # ones it reads as MNIST
     pictures = {user_picture(test_set.data[i], i, tmp_path): int(test_set.targets[i]) for i in right}
     assert {os.path.splitext(p)[1] for p in pictures} == {".png", ".jpg"}

@@ -21,7 +21,7 @@ import experiments  # noqa: E402  (benchmarks/experiments.py)
 def caught_history(monkeypatch):
     """The history main() hands to the picture, caught instead of drawn."""
     caught = []
-    monkeypatch.setattr(mnist_mlp, "plot_results", lambda *args: caught.append(args[4]))
+    monkeypatch.setattr(mnist_mlp, "plot_results", lambda *args: caught.append(args[5]))
     return caught
 
 
@@ -169,12 +169,12 @@ def test_each_edited_copy_runs(synthetic_mnist, tmp_path, name, flags, edits, ca
                    "cpu", *flags])
     assert "Test accuracy" in capsys.readouterr().out
     if "sorted" in name:  # all the 0s, then all the 1s, ...: in order, every epoch
-        train_loader, _ = copied["make_loaders"](synthetic_mnist, 64, 200)
+        train_loader, _, _ = copied["make_loaders"](synthetic_mnist, 64, 200)
         for _ in range(2):
             labels = torch.cat([labels for _, labels in train_loader])
             assert torch.equal(labels, labels.sort().values)
     if "normalisation" in name:  # white stays 1, or 255
-        white = copied["normalise"](torch.full((1,), 255, dtype=torch.uint8)).item()
+        white = copied["prepare"](torch.full((1, 1, 1), 255, dtype=torch.uint8)).item()
         assert white == (255 if name.endswith("0-255") else 1)
 
 

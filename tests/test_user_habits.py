@@ -233,7 +233,7 @@ def test_a_nan_loss_at_the_default_rate_points_to_the_device_or_the_data(synthet
 def test_a_nan_loss_on_a_gpu_suggests_the_cpu(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     with pytest.raises(SystemExit) as excinfo:
-        mnist_mlp.check_training(float("nan"), 0.1, 1, 469, mnist_mlp.parse_args([]))
+        mnist_mlp.stop_if_training_failed(float("nan"), 0.1, 1, 469, mnist_mlp.parse_args([]))
     assert "try --device cpu" in error_of(excinfo)
 
 
