@@ -772,16 +772,16 @@ def save_picture(figure, path):
 def show_pictures():
     """Show the saved pictures still open: in windows on a desktop, below the cell in a notebook.
     An open drawing pad is left alone: it shows itself, and closes when you close it."""
-    pads = {pad.figure.number for pad in DrawingPad.open_pads}
-    pictures = [number for number in plt.get_fignums() if number not in pads]
+    pictures = [number for number, label in zip(plt.get_fignums(), plt.get_figlabels(), strict=True)
+                if label != PAD_LABEL]
     if not pictures:
         return
     if showing_backend() == "widget":
         # Shown as widgets, and left open (a closed widget stops drawing). Not plt.show(): under
-        # %run it takes the figure off pyplot's list, and %run then opens a blank one.
-        from IPython.display import display  # there in any notebook
+        # %run it takes the figure off pyplot's list, and %run then opens a blank one. ipympl's
+        # manager.show() shows a figure once: those an earlier run showed are not shown again.
         for number in pictures:
-            display(plt.figure(number).canvas)
+            plt.figure(number).canvas.manager.show()
         return
     if showing_backend() == "window":
         print("Close the window to finish.")
@@ -990,6 +990,7 @@ def predict_images(model, paths, device, plot_path):
 # The drawing pad (--draw) --------------------------------------------------------------------------
 PAD_PIXELS = 200  # the pad is a 200x200 picture, shrunk to 28x28 for the network like any other
 PEN_RADIUS = 7  # in pad pixels: thick, and still thin enough that a small digit stays readable
+PAD_LABEL = "drawing pad"  # the pad's figure's label, by which show_pictures() knows to leave it alone
 HOW_TO_DRAW = "Draw a digit: hold the left mouse button. Right-click or c: clear. q: quit"
 
 
@@ -1023,12 +1024,9 @@ def draw_digits(model, device):
 class DrawingPad:
     """The --draw window: a pad to draw a digit on, and beside it the network's ten probabilities,
     read again at every move of the mouse while the left button is held. Its methods are the
-    window's event handlers, as in matplotlib's own interactive examples. matplotlib holds them
-    weakly, so an open pad is kept in DrawingPad.open_pads until its figure closes; then its
-    handlers are disconnected. plt.show() opens the window (self.figure); in a notebook,
-    show_in_notebook() shows it."""
-
-    open_pads = []  # the pads whose figures are open: a reference that outlives a plt.show() returning at once
+    window's event handlers, as in matplotlib's own interactive examples. The figure's canvas
+    keeps the pad alive until the figure closes, and then its handlers are disconnected (see
+    __init__). plt.show() opens the window (self.figure); in a notebook, show_in_notebook()."""
 
     def __init__(self, model, device):
         self.model, self.device = model.eval(), device
@@ -1041,11 +1039,13 @@ class DrawingPad:
         self.background = None  # a saved copy of the window without the changing parts (see repaint())
         self.log = None  # in a notebook, the output widget that the readings are written to
         self.lay_out()
+        # matplotlib holds a method it calls back weakly, and a plain function strongly: the last
+        # one, a function, keeps the pad alive for as long as its figure, even where plt.show()
+        # returns at once (a notebook, plt.ion()), until on_close() disconnects them all.
         self.connections = [self.figure.canvas.mpl_connect(name, handler) for name, handler in (
             ("button_press_event", self.on_press), ("motion_notify_event", self.on_move),
             ("button_release_event", self.on_release), ("key_press_event", self.on_key),
-            ("draw_event", self.on_full_redraw), ("close_event", self.on_close))]
-        DrawingPad.open_pads.append(self)
+            ("draw_event", self.on_full_redraw), ("close_event", lambda event: self.on_close(event)))]
 
     def show_in_notebook(self):
         """Show the pad as an ipympl widget below the cell, without ipympl's toolbar, title and
@@ -1054,18 +1054,20 @@ class DrawingPad:
         from ipywidgets import Output
         canvas = self.figure.canvas
         canvas.toolbar_visible = canvas.header_visible = canvas.footer_visible = canvas.resizable = False
+        canvas.manager.show()
         # ipympl runs the handlers outside the cell, so a print() would land in JupyterLab's log
-        # console: an Output widget shown with the pad takes the lines instead.
+        # console: an Output widget shown under the pad takes the lines instead.
         self.log = Output()
-        display(canvas, self.log)
+        display(self.log)
 
     def lay_out(self):
         """The window: the pad on the left; on the right, the digit as the network sees it and the bars."""
         # (rc's "None" is matplotlib's spelling) pan and zoom would take the mouse. ioff: a notebook
         # would show the figure by itself at the end of the cell, and then again when we show it.
         in_notebook_cell = showing_backend() == "widget"
-        with plt.rc_context({"toolbar": "None"}), plt.ioff():  # 7.5 inches: 750 pixels, the width of a cell
+        with plt.rc_context({"toolbar": "None"}), plt.ioff():  # 7.5 inches: 750 pixels, to fit a cell
             self.figure = figure = plt.figure(figsize=(7.5, 4.5) if in_notebook_cell else (10, 6))
+        figure.set_label(PAD_LABEL)
         figure.canvas.manager.set_window_title(HOW_TO_DRAW)
         # matplotlib's own keys (l: log scale, g: grid, s: save, ...) would change the picture: ours only.
         figure.canvas.mpl_disconnect(figure.canvas.manager.key_press_handler_id)
@@ -1196,12 +1198,10 @@ class DrawingPad:
             plt.close(self.figure)
 
     def on_close(self, event):
-        """The figure is closing: disconnect the handlers, and let the pad go."""
+        """The figure is closing: disconnect the handlers, and so let the pad go."""
         for connection in self.connections:
             self.figure.canvas.mpl_disconnect(connection)
         self.connections = []
-        if self in DrawingPad.open_pads:
-            DrawingPad.open_pads.remove(self)
 
 
 if __name__ == "__main__":

@@ -108,7 +108,7 @@ def test_the_pad_is_a_class_whose_methods_handle_the_events(trained_model):
                 for callback in callbacks.values() if hasattr(callback(), "__self__")
                 and callback().__self__ is pad}
     assert {handler.__name__ for handler in handlers} == {"on_press", "on_move", "on_release", "on_key",
-                                                          "on_full_redraw", "on_close"}
+                                                          "on_full_redraw"}
 
 
 def test_the_inset_shows_the_drawing_as_an_mnist_digit(trained_model):

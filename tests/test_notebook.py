@@ -22,10 +22,9 @@ CPU = torch.device("cpu")
 
 
 @pytest.fixture(autouse=True)
-def no_open_pads():
+def close_figures():
     yield
     plt.close("all")
-    mnist_mlp.DrawingPad.open_pads.clear()
 
 
 def mouse(figure, name, x, y, button=None, buttons=None):
@@ -40,7 +39,7 @@ def ink(figure):
 
 
 def pad_handlers(figure):
-    """The DrawingPad methods connected to the figure's events."""
+    """The DrawingPad methods connected to the figure's events (held weakly: the pad's, while it lives)."""
     return [callback() for callbacks in figure.canvas.callbacks.callbacks.values() for callback in callbacks.values()
             if isinstance(getattr(callback(), "__self__", None), mnist_mlp.DrawingPad)]
 
@@ -54,25 +53,31 @@ def open_without_blocking(model_path, monkeypatch):
     return figure
 
 
+def the_pad(figure):
+    return pad_handlers(figure)[0].__self__
+
+
 def test_the_pad_stays_alive_without_a_blocking_show_and_lets_go_on_close(trained_model, monkeypatch, capsys):
     figure = open_without_blocking(trained_model, monkeypatch)
-    pad = weakref.ref(mnist_mlp.DrawingPad.open_pads[0])
+    pad = weakref.ref(the_pad(figure))
     gc.collect()  # nothing of the test's holds the pad: only what draw_digits() left
+    assert pad() is not None and len(pad_handlers(figure)) == 5
     mouse(figure, "button_press_event", 100, 30, button=MouseButton.LEFT)
     mouse(figure, "motion_notify_event", 100, 170, buttons={MouseButton.LEFT})
     mouse(figure, "button_release_event", 100, 170, button=MouseButton.LEFT)
     assert ink(figure)[100, 100] == 1 and "drawing: " in capsys.readouterr().out
     figure.canvas.callbacks.process("close_event", CloseEvent("close_event", figure.canvas))  # the window closes
-    assert mnist_mlp.DrawingPad.open_pads == [] and pad_handlers(figure) == []
     gc.collect()
-    assert pad() is None  # let go
+    assert pad() is None and pad_handlers(figure) == []  # let go, and no handler left
+    assert not figure.canvas.callbacks.callbacks.get("close_event")  # nor the function that held it
 
 
 def test_q_lets_the_pad_go_and_closes_its_figure(trained_model, monkeypatch):
     figure = open_without_blocking(trained_model, monkeypatch)
-    mnist_mlp.DrawingPad.open_pads[0].on_key(types.SimpleNamespace(key="q"))
-    assert not plt.fignum_exists(figure.number) and mnist_mlp.DrawingPad.open_pads == []
-    assert pad_handlers(figure) == []
+    pad = weakref.ref(the_pad(figure))
+    pad().on_key(types.SimpleNamespace(key="q"))
+    gc.collect()
+    assert not plt.fignum_exists(figure.number) and pad() is None and pad_handlers(figure) == []
 
 
 def test_a_move_with_no_button_held_lifts_the_pen(trained_model, monkeypatch, capsys):
@@ -85,7 +90,7 @@ def test_a_move_with_no_button_held_lifts_the_pen(trained_model, monkeypatch, ca
     drawn = ink(figure)
     assert drawn[60, 100] == 1 and drawn[170, 30] == 0 and drawn[170, 170] == 0
     assert capsys.readouterr().out.count("drawing: ") == 1  # the stroke ended, and was read once
-    assert not mnist_mlp.DrawingPad.open_pads[0].pen_down
+    assert not the_pad(figure).pen_down
 
 
 def test_show_pictures_leaves_the_pad_open_and_closes_the_rest(trained_model, monkeypatch):
@@ -93,44 +98,50 @@ def test_show_pictures_leaves_the_pad_open_and_closes_the_rest(trained_model, mo
     picture = plt.figure()
     mnist_mlp.show_pictures()
     assert plt.fignum_exists(figure.number) and not plt.fignum_exists(picture.number)
-    assert len(pad_handlers(figure)) == 6
+    assert len(pad_handlers(figure)) == 5
 
 
-def test_in_a_widget_notebook_show_pictures_displays_the_pictures_and_not_the_pad(trained_model, monkeypatch):
-    pytest.importorskip("IPython", reason="IPython is not installed")
-    import IPython.display
-    figure = open_without_blocking(trained_model, monkeypatch)
-    picture = plt.figure()
-    shown = []
-    monkeypatch.setattr(IPython.display, "display", lambda *objects: shown.extend(objects))
-    monkeypatch.setattr(mnist_mlp, "showing_backend", lambda: "widget")
-    monkeypatch.setattr(plt, "show", lambda *args, **kwargs: pytest.fail("plt.show() under ipympl"))
-    mnist_mlp.show_pictures()
-    assert shown == [picture.canvas]
-    assert plt.fignum_exists(figure.number) and plt.fignum_exists(picture.number)  # left open
-
-
-def test_in_a_widget_notebook_the_pad_fits_a_cell_and_writes_its_readings_below_it(trained_model, monkeypatch,
-                                                                                   capsys):
+@pytest.fixture
+def widget_notebook(monkeypatch):
+    """ipympl's backend, as after %matplotlib widget; what it would show in the cell's output, in order."""
     pytest.importorskip("ipympl", reason="ipympl is not installed (pip install ipympl)")
     import IPython.display
+    import ipympl.backend_nbagg
     shown = []
     monkeypatch.setattr(IPython.display, "display", lambda *objects: shown.extend(objects))
+    monkeypatch.setattr(ipympl.backend_nbagg, "display", lambda *objects: shown.extend(objects))
     plt.switch_backend("module://ipympl.backend_nbagg")
-    try:
-        mnist_mlp.draw_digits(mnist_mlp.load_model(trained_model, CPU), CPU)
-        canvas, log = shown
-        figure = canvas.figure
-        assert not (canvas.toolbar_visible or canvas.header_visible or canvas.footer_visible or canvas.resizable)
-        assert figure.bbox.width <= 750 and plt.get_fignums() == [figure.number]
-        mouse(figure, "button_press_event", 100, 30, button=MouseButton.LEFT)
-        mouse(figure, "motion_notify_event", 100, 170, buttons={MouseButton.LEFT})
-        mouse(figure, "button_release_event", 100, 170, button=MouseButton.LEFT)
-        assert [output["text"][:9] for output in log.outputs] == ["drawing: "]  # one stroke, one line
-        assert "drawing" not in capsys.readouterr().out  # below the pad, not in a log
-    finally:
-        plt.close("all")
-        plt.switch_backend("agg")
+    yield shown
+    plt.close("all")
+    plt.switch_backend("agg")
+
+
+def test_in_a_widget_notebook_the_pad_fits_a_cell_and_writes_its_readings_below_it(trained_model, capsys,
+                                                                                   widget_notebook):
+    mnist_mlp.draw_digits(mnist_mlp.load_model(trained_model, CPU), CPU)
+    canvas, log = widget_notebook
+    figure = canvas.figure
+    assert not (canvas.toolbar_visible or canvas.header_visible or canvas.footer_visible or canvas.resizable)
+    assert figure.bbox.width <= 750 and plt.get_fignums() == [figure.number]
+    mouse(figure, "button_press_event", 100, 30, button=MouseButton.LEFT)
+    mouse(figure, "motion_notify_event", 100, 170, buttons={MouseButton.LEFT})
+    mouse(figure, "button_release_event", 100, 170, button=MouseButton.LEFT)
+    assert [output["text"][:9] for output in log.outputs] == ["drawing: "]  # one stroke, one line
+    printed = capsys.readouterr().out
+    assert "drawing" not in printed  # below the pad, not in JupyterLab's log
+    assert "left mouse button" not in printed  # the instructions once, on the figure
+
+
+def test_in_a_widget_notebook_show_pictures_shows_each_picture_once_and_not_the_pad(trained_model,
+                                                                                    widget_notebook):
+    mnist_mlp.draw_digits(mnist_mlp.load_model(trained_model, CPU), CPU)
+    pad = plt.gcf()
+    picture = plt.figure()
+    mnist_mlp.show_pictures()
+    mnist_mlp.show_pictures()  # as a second %run does: the picture already shown is not shown again
+    assert [type(shown).__name__ for shown in widget_notebook] == ["Canvas", "Output", "Canvas"]
+    assert widget_notebook[2] is picture.canvas
+    assert plt.get_fignums() == [pad.number, picture.number]  # left open: a closed widget stops drawing
 
 
 class FakeKernel:
