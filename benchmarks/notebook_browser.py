@@ -191,9 +191,9 @@ def check_pad(browser, out, checks):
     figures = [len(output_of(browser, index).find_elements(By.CSS_SELECTOR, ".jupyter-matplotlib-figure"))
                for index in range(5)]
     checks[f"one figure in the --draw cell, one in the next, none elsewhere ({figures})"] = figures == [0, 0, 0, 1, 1]
-    toolbars = [element for element in browser.find_elements(By.CSS_SELECTOR, ".jupyter-matplotlib-toolbar, "
+    toolbars = [element for element in output.find_elements(By.CSS_SELECTOR, ".jupyter-matplotlib-toolbar, "
                 ".jupyter-matplotlib-header, .jupyter-matplotlib-footer") if element.is_displayed()]
-    checks["no toolbar, header or footer shown"] = not toolbars
+    checks["no toolbar, header or footer on the pad"] = not toolbars
     area = output.find_element(By.CSS_SELECTOR, ".jp-OutputArea")
     checks["no horizontal scroll bar (the figure fits the cell)"] = browser.execute_script(
         "return arguments[0].scrollWidth <= arguments[0].clientWidth", area)
