@@ -4,7 +4,7 @@
 #   bash benchmarks/tk_window.sh m.pt [shots-folder]     # m.pt: a model saved with --save-model
 # Prints the program's output (a "drawing: 7 ..." line) and its exit status; saves two screenshots.
 set -u
-model=$1 shots=${2:-tk_window_shots}
+model=${1:?usage: bash benchmarks/tk_window.sh MODEL.pt [SHOTS-FOLDER]} shots=${2:-tk_window_shots}
 for tool in Xvfb xdotool import; do
     command -v $tool >/dev/null || { echo "tk_window: skipped: $tool is not installed"; exit 0; }
 done
