@@ -253,6 +253,7 @@ import argparse  # reads the flags you type after `python mnist_mlp.py`
 import contextlib  # written_whole(), a `with` block that writes a file whole or not at all
 import gzip  # MNIST's files as published are gzipped
 import http.client  # its error: a download cut off halfway
+import importlib.util  # whether ipywidgets is installed, for a notebook's progress bar
 import math  # isfinite, to spot a loss that has blown up
 import os  # file paths, and the MNIST_DATA environment variable
 import shutil  # copies a file's contents, to unpack a gzipped one
@@ -427,9 +428,22 @@ def pick_device(name):
 
 
 def progress_bar(batches, epoch, epochs):
-    """The batches, with a progress bar while they run, when the output goes to a terminal."""
-    return tqdm(batches, desc=f"Epoch {epoch}/{epochs}", leave=False, file=sys.stdout,
-                disable=not sys.stdout.isatty())
+    """The batches, with a progress bar while they run: in a terminal a line of text, in a notebook
+    a widget (or that line of text, where ipywidgets is not installed), and none when the output
+    goes to a file or a pipe, which would fill with half-drawn bars."""
+    settings = {"desc": f"Epoch {epoch}/{epochs}", "leave": False}
+    if in_notebook() and importlib.util.find_spec("ipywidgets") is not None:
+        from tqdm.notebook import tqdm as notebook_bar  # imported here: it needs ipywidgets
+        return notebook_bar(batches, **settings)
+    # A notebook's output is no terminal, and it shows the text bar as one (\r redraws the line).
+    return tqdm(batches, file=sys.stdout, disable=not (sys.stdout.isatty() or in_notebook()), **settings)
+
+
+def in_notebook():
+    """Whether this runs in a Jupyter kernel: JupyterLab, Jupyter Notebook, Colab, VS Code's notebooks."""
+    ipython = sys.modules.get("IPython")  # a notebook has imported it; we do not import it for nothing
+    shell = ipython.get_ipython() if ipython is not None else None
+    return getattr(shell, "kernel", None) is not None  # IPython in a terminal has no kernel
 
 
 def stop_if_training_failed(loss, accuracy, epoch, batches_per_epoch, args):
@@ -759,12 +773,15 @@ def plot_mistakes(subfigure, mistakes, columns=8):
 
 
 def showing_backend():
-    """How matplotlib shows figures here: "window" (a desktop window), "inline" (a notebook) or
-    None (no screen: files only)."""
+    """How matplotlib shows figures here: "window" (a desktop window), "widget" (a notebook's
+    live widget, ipympl's `%matplotlib widget`), "inline" (a notebook's still pictures) or None
+    (no screen: files only)."""
     backend = plt.get_backend().lower()
     if backend in backend_registry.list_builtin(BackendFilter.NON_INTERACTIVE):
         return None
-    return "window" if backend in backend_registry.list_builtin(BackendFilter.INTERACTIVE) else "inline"
+    if backend in backend_registry.list_builtin(BackendFilter.INTERACTIVE):
+        return "window"
+    return "widget" if "ipympl" in backend or backend == "widget" else "inline"
 
 
 def save_picture(figure, path):
@@ -781,13 +798,24 @@ def save_picture(figure, path):
 
 
 def show_pictures():
-    """Show the saved pictures still open: in windows on a desktop, inline in a notebook."""
-    if not plt.get_fignums():
+    """Show the saved pictures still open: in windows on a desktop, below the cell in a notebook.
+    An open drawing pad is left alone: it shows itself, and closes when you close it."""
+    pictures = [number for number, label in zip(plt.get_fignums(), plt.get_figlabels(), strict=True)
+                if label != PAD_LABEL]
+    if not pictures:
+        return
+    if showing_backend() == "widget":
+        # Shown as widgets, and left open (a closed widget stops drawing). Not plt.show(): under
+        # %run it takes the figure off pyplot's list, and %run then opens a blank one. ipympl's
+        # manager.show() shows a figure once: those an earlier run showed are not shown again.
+        for number in pictures:
+            plt.figure(number).canvas.manager.show()
         return
     if showing_backend() == "window":
         print("Close the window to finish.")
     plt.show()
-    plt.close("all")
+    for number in pictures:
+        plt.close(number)
 
 
 def save_model(model, path):
@@ -990,6 +1018,7 @@ def predict_images(model, paths, device, plot_path):
 # The drawing pad (--draw) --------------------------------------------------------------------------
 PAD_PIXELS = 200  # the pad is a 200x200 picture, shrunk to 28x28 for the network like any other
 PEN_RADIUS = 7  # in pad pixels: thick, and still thin enough that a small digit stays readable
+PAD_LABEL = "drawing pad"  # the pad's figure's label, by which show_pictures() knows to leave it alone
 HOW_TO_DRAW = "Draw a digit: hold the left mouse button. Right-click or c: clear. q: quit"
 
 
@@ -997,21 +1026,25 @@ def check_window_can_open():
     """Fail, pointing to --predict, if matplotlib cannot open a window here to draw in."""
     # matplotlib's backend is the part that draws: in a window (Tk, Qt, macOS, ...), in a notebook,
     # or only into files (agg, which matplotlib falls back to where there is no display).
-    backend = plt.get_backend().lower()
-    if backend in backend_registry.list_builtin(BackendFilter.INTERACTIVE) or "ipympl" in backend or \
-            backend == "widget":  # a desktop window, or a notebook's widget
+    backend = showing_backend()
+    if backend in ("window", "widget"):  # a desktop window, or a notebook's widget
         return
-    if "inline" in backend:
+    if backend == "inline":
         fail("--draw needs a window, and a notebook's inline pictures cannot take the mouse: run "
              "%matplotlib widget first (pip install ipympl), or draw your digit in a paint program and "
              "read it with --predict")
-    fail(f"--draw needs a window, and none can open here (matplotlib's backend is {backend}: no "
+    fail(f"--draw needs a window, and none can open here (matplotlib's backend is {plt.get_backend()}: no "
          "display); draw your digit in a paint program and read it with --predict")
 
 
 def draw_digits(model, device):
-    """--draw: open the drawing pad, and wait until its window is closed."""
-    pad = DrawingPad(model, device)  # referenced here while the window is open (see DrawingPad)
+    """--draw: open the drawing pad. In a window, wait until it is closed (unless plt.ion() made
+    plt.show() return at once); in a notebook, show it below the cell and return. Either way the
+    pad stays alive until its figure is closed (see DrawingPad)."""
+    pad = DrawingPad(model, device)
+    if showing_backend() == "widget":
+        pad.show_in_notebook()
+        return
     print(f"{HOW_TO_DRAW}; or close the window.", flush=True)
     plt.show()
 
@@ -1019,9 +1052,9 @@ def draw_digits(model, device):
 class DrawingPad:
     """The --draw window: a pad to draw a digit on, and beside it the network's ten probabilities,
     read again at every move of the mouse while the left button is held. Its methods are the
-    window's event handlers, as in matplotlib's own interactive examples. matplotlib holds them
-    weakly, so whoever makes a pad keeps it referenced while its window is open; plt.show()
-    opens the window (self.figure)."""
+    window's event handlers, as in matplotlib's own interactive examples. The figure's canvas
+    keeps the pad alive until the figure closes, and then its handlers are disconnected (see
+    __init__). plt.show() opens the window (self.figure); in a notebook, show_in_notebook()."""
 
     def __init__(self, model, device):
         self.model, self.device = model.eval(), device
@@ -1029,18 +1062,40 @@ class DrawingPad:
         self.rows, self.columns = torch.meshgrid(torch.arange(PAD_PIXELS) + 0.5, torch.arange(PAD_PIXELS) + 0.5,
                                                  indexing="ij")  # the centre of each pad pixel
         self.pen_down, self.pen_at = False, None  # whether the left button is held; where the stroke is
+        self.held_seen = False  # whether this stroke's moves have said that the left button is held
         self.reading = None  # the network's probabilities for the drawing shown; None while it is blank
         self.background = None  # a saved copy of the window without the changing parts (see repaint())
+        self.log = None  # in a notebook, the output widget that the readings are written to
         self.lay_out()
-        for name, handler in (("button_press_event", self.on_press), ("motion_notify_event", self.on_move),
-                              ("button_release_event", self.on_release), ("key_press_event", self.on_key),
-                              ("draw_event", self.on_full_redraw)):
-            self.figure.canvas.mpl_connect(name, handler)
+        # matplotlib holds a method it calls back weakly, and a plain function strongly: the last
+        # one, a function, keeps the pad alive for as long as its figure, even where plt.show()
+        # returns at once (a notebook, plt.ion()), until on_close() disconnects them all.
+        self.connections = [self.figure.canvas.mpl_connect(name, handler) for name, handler in (
+            ("button_press_event", self.on_press), ("motion_notify_event", self.on_move),
+            ("button_release_event", self.on_release), ("key_press_event", self.on_key),
+            ("draw_event", self.on_full_redraw), ("close_event", lambda event: self.on_close(event)))]
+
+    def show_in_notebook(self):
+        """Show the pad as an ipympl widget below the cell, without ipympl's toolbar, title and
+        footer, and below it the line read at each release of the button."""
+        from IPython.display import display  # there in any notebook, as ipywidgets is with ipympl
+        from ipywidgets import Output
+        canvas = self.figure.canvas
+        canvas.toolbar_visible = canvas.header_visible = canvas.footer_visible = canvas.resizable = False
+        canvas.manager.show()
+        # ipympl runs the handlers outside the cell, so a print() would land in JupyterLab's log
+        # console: an Output widget shown under the pad takes the lines instead.
+        self.log = Output()
+        display(self.log)
 
     def lay_out(self):
         """The window: the pad on the left; on the right, the digit as the network sees it and the bars."""
-        with plt.rc_context({"toolbar": "None"}):  # (matplotlib's spelling) pan and zoom would take the mouse
-            self.figure = figure = plt.figure(figsize=(10, 6))
+        # (rc's "None" is matplotlib's spelling) pan and zoom would take the mouse. ioff: a notebook
+        # would show the figure by itself at the end of the cell, and then again when we show it.
+        in_notebook_cell = showing_backend() == "widget"
+        with plt.rc_context({"toolbar": "None"}), plt.ioff():  # 7.5 inches: 750 pixels, to fit a cell
+            self.figure = figure = plt.figure(figsize=(7.5, 4.5) if in_notebook_cell else (10, 6))
+        figure.set_label(PAD_LABEL)
         figure.canvas.manager.set_window_title(HOW_TO_DRAW)
         # matplotlib's own keys (l: log scale, g: grid, s: save, ...) would change the picture: ours only.
         figure.canvas.mpl_disconnect(figure.canvas.manager.key_press_handler_id)
@@ -1125,7 +1180,7 @@ class DrawingPad:
 
     def on_press(self, event):
         if event.inaxes is self.pad and event.button == MouseButton.LEFT:
-            self.pen_down, self.pen_at = True, None
+            self.pen_down, self.pen_at, self.held_seen = True, None, False
             self.stroke_to(event.xdata, event.ydata)
             self.read_drawing()
         elif event.button == MouseButton.RIGHT:
@@ -1133,6 +1188,14 @@ class DrawingPad:
 
     def on_move(self, event):
         if not self.pen_down:
+            return
+        # The buttons held, as the move reports them (an empty set where a backend does not say):
+        # a move without the left button after moves with it means its release was missed (let
+        # go outside the window or the browser), and the pen must not stay down.
+        if MouseButton.LEFT in event.buttons:
+            self.held_seen = True
+        elif self.held_seen:
+            self.lift_pen()
             return
         if event.inaxes is not self.pad:  # off the pad: the stroke breaks, and starts again on return
             self.pen_at = None
@@ -1142,15 +1205,31 @@ class DrawingPad:
 
     def on_release(self, event):
         if event.button == MouseButton.LEFT and self.pen_down:
-            self.pen_down = False
-            if self.reading is not None:  # as read at the last move: the drawing has not changed since
-                print(f"drawing: {top_three(self.reading)}", flush=True)
+            self.lift_pen()
+
+    def lift_pen(self):
+        """End the stroke, and write the reading: to the terminal, or below the pad in a notebook."""
+        self.pen_down = False
+        if self.reading is None:
+            return
+        line = f"drawing: {top_three(self.reading)}"  # as read at the last move: it has not changed since
+        if self.log is not None:
+            self.log.append_stdout(line + "\n")
+        else:
+            print(line, flush=True)
 
     def on_key(self, event):
         if event.key == "c":
             self.clear()
         elif event.key == "q":
+            self.on_close(None)  # ipympl sends no close_event for a figure closed by plt.close()
             plt.close(self.figure)
+
+    def on_close(self, event):
+        """The figure is closing: disconnect the handlers, and so let the pad go."""
+        for connection in self.connections:
+            self.figure.canvas.mpl_disconnect(connection)
+        self.connections = []
 
 
 if __name__ == "__main__":

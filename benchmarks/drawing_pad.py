@@ -3,14 +3,19 @@ reading, and the repaint of the window.
 
     python benchmarks/drawing_pad.py                  # in a real window, when there is a display
     MPLBACKEND=Agg python benchmarks/drawing_pad.py   # headless: the same figure, drawn by Agg
+    MPLBACKEND=Agg python benchmarks/drawing_pad.py --against OLD/mnist_mlp.py   # this pad against another's
 
 It sends the pad the same mouse events a window would (a long zig-zag stroke) and times each move,
 then repeats with blitting switched off (every update a full redraw), alternating the two.
-The network is untrained: its weights do not change the time. Medians of all moves.
+The network is untrained: its weights do not change the time. Medians of all moves. With
+--against, this file's pad and that file's (another version, e.g. a `git worktree` of an older
+commit) are timed instead, in one process, alternating (each first in every other round), both
+blitting.
 """
 
 import argparse
 import contextlib
+import importlib.util
 import io
 import os
 import statistics
@@ -49,8 +54,11 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--moves", type=int, default=100, help="mouse moves per round (default: 100)")
     parser.add_argument("--rounds", type=int, default=3, help="rounds of each kind (default: 3)")
+    parser.add_argument("--against", metavar="PATH", help="another mnist_mlp.py, its pad timed against this one")
     args = parser.parse_args()
     torch.manual_seed(0)
+    if args.against:
+        return compare(args.against, args.moves, args.rounds)
     model = mnist_mlp.Net().eval()
     pad = mnist_mlp.DrawingPad(model, torch.device("cpu"))  # kept referenced: its handlers are held weakly
     figure = pad.figure
@@ -83,6 +91,26 @@ def main():
     for kind, times in results.items():
         print(f"one update, {kind}: median {1000 * statistics.median(times):.1f} ms over {len(times)} moves")
     plt.close(figure)
+
+
+def compare(path, moves, rounds):
+    """This file's pad against PATH's, alternating rounds of MOVES moves in one process: medians."""
+    spec = importlib.util.spec_from_file_location("other_mnist_mlp", path)
+    other = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(other)
+    pads = {"this": mnist_mlp.DrawingPad(mnist_mlp.Net().eval(), torch.device("cpu")),
+            path: other.DrawingPad(other.Net().eval(), torch.device("cpu"))}  # kept referenced
+    times = {name: [] for name in pads}
+    for pad in pads.values():
+        pad.figure.canvas.draw()
+    for round_number in range(rounds):
+        order = list(pads.items())
+        for name, pad in order if round_number % 2 == 0 else order[::-1]:  # each first in turn
+            with contextlib.redirect_stdout(io.StringIO()):
+                times[name] += time_moves(pad.figure, moves)
+            pad.figure.canvas.draw()
+    for name, taken in times.items():
+        print(f"one update, {name}: median {1000 * statistics.median(taken):.1f} ms over {len(taken)} moves")
 
 
 if __name__ == "__main__":
