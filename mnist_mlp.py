@@ -256,10 +256,12 @@ import http.client  # its error: a download cut off halfway
 import importlib.util  # whether ipywidgets is installed, for a notebook's progress bar
 import math  # isfinite, to spot a loss that has blown up
 import os  # file paths, and the MNIST_DATA environment variable
+import pickle  # its error: a file that is not weights
 import shutil  # copies a file's contents, to unpack a gzipped one
 import socket  # a time limit for the download, so that a dead network cannot hang the program
 import sys  # error messages, exit codes, and whether we print to a terminal
 import warnings  # to silence PIL's warning about large pictures, which we shrink anyway
+import zipfile  # a TorchScript export is a zip archive
 import zlib  # its error: a gzipped file whose contents are damaged
 
 import matplotlib.pyplot as plt  # draws the pictures and the drawing pad
@@ -279,6 +281,8 @@ IDX_FILES = ["train-images-idx3-ubyte", "train-labels-idx1-ubyte",  # MNIST's fo
 PEN_WIDTH_RATIO, PEN_WIDTH_SLACK = 0.11, 1 / 3
 # Formats the --plot picture can be saved in: what matplotlib writes, less PGF (it needs LaTeX).
 PLOT_FORMATS = sorted(set(FigureCanvasBase.get_supported_filetypes()) - {"pgf"})
+PICTURE_FORMATS = "PNG, JPEG, BMP, WebP, TIFF or GIF"  # what --predict reads (PIL reads these and more)
+MNIST_TRAINING_IMAGES = 60_000
 
 
 def run(argv=None):
@@ -297,8 +301,7 @@ def run(argv=None):
             model = main(argparse.Namespace(**{**vars(args), "plot": None}) if args.predict or args.draw
                          else args)
             device = next(model.parameters()).device
-        if args.save_model and args.load_model:  # main() saves the network it trained itself
-            save_model(model, args.save_model)
+        # main() has saved the network it trained (--save-model); use_saved_model(), the one it loaded
         if args.predict:  # your own pictures: see "Try your own digit" in README.md
             predict_images(model, args.predict, device, args.plot)
         if args.draw:  # a window to draw digits in with the mouse: see "Draw your own" in README.md
@@ -312,7 +315,8 @@ def run(argv=None):
 
 def use_saved_model(args):
     """--load-model: the network with the weights saved in that file, and its device; tested on
-    MNIST as main() tests it, unless --predict or --draw asked for your digits instead."""
+    MNIST as main() tests it, unless --predict or --draw asked for your digits instead. Saved
+    again with --save-model before the picture is drawn."""
     torch.manual_seed(args.seed)  # the test digit that is shown
     device = pick_device(args.device)
     print(f"Using device: {device}")
@@ -324,16 +328,54 @@ def use_saved_model(args):
     saved_size = model.fc1.out_features
     if args.hidden_units not in (HIDDEN_UNITS, saved_size):
         print(f"--hidden-units {args.hidden_units} changed nothing: the network's size comes from "
-              f"{args.load_model} ({saved_size} hidden units)")
-    if not (args.predict or args.draw):  # your own digits need no MNIST
-        _, _, test_loader = make_loaders(args.data_dir, args.batch_size)
-        test_set = test_loader.dataset
+              f"{shown_name(args.load_model)} ({saved_size} hidden units)")
+    if args.predict or args.draw:  # your own digits need no MNIST
+        if args.save_model:
+            save_model(model, args.save_model)
+        return model, device
+    _, _, test_loader = make_loaders(args.data_dir, args.batch_size)
+    test_set = test_loader.dataset
+    test_accuracy = test(model, device, test_loader)
+    if adapt_to_unit_pixels(model, device, test_set, test_accuracy, args.load_model):
         test_accuracy = test(model, device, test_loader)
-        print(f"Test accuracy: {test_accuracy:.2%} ({round(test_accuracy * len(test_set))}/{len(test_set)})")
-        print_common_mistakes(model, device, test_set)
-        if args.plot:  # the picture, without a learning curve: there was no training to record
-            show_results(model, device, test_set, None, args.plot)
+    if args.save_model:
+        save_model(model, args.save_model)
+    print(f"Test accuracy: {test_accuracy:.2%} ({round(test_accuracy * len(test_set))}/{len(test_set)})")
+    print_common_mistakes(model, device, test_set)
+    if args.plot:  # the picture, without a learning curve: there was no training to record
+        show_results(model, device, test_set, None, args.plot)
     return model, device
+
+
+def unit_pixels(images):
+    """Test pictures as the lesson keeps them (normalised, [N, 1, 28, 28]) as pixels 0-1, not
+    normalised: what networks trained without transforms.Normalize read."""
+    return images * MNIST_STD + MNIST_MEAN  # normalize undone
+
+
+def adapt_to_unit_pixels(model, device, test_set, accuracy, path):
+    """If the network reads MNIST's test pictures clearly better as plain 0-1 pixels than
+    normalised (weights trained without normalisation, as in the classic tutorial), change its
+    first layer to take normalised pixels and read them exactly as it read 0-1 pixels, and say
+    so. `accuracy`: its accuracy on normalised pictures. Returns whether it changed the network."""
+    images, labels = test_set.tensors
+    model.eval()
+    with torch.no_grad():
+        readings = torch.cat([model(unit_pixels(part).to(device)).argmax(dim=1).cpu() for part in images.split(1000)])
+    unit_accuracy = (readings == labels).float().mean().item()
+    # Clearly better: a point more at least, and a fifth fewer mistakes (not two guessers' luck).
+    if unit_accuracy < accuracy + 0.01 or 1 - unit_accuracy > 0.8 * (1 - accuracy):
+        return False
+    # A normalised pixel is (p - mean) / std, so p = std * pixel + mean, and the first layer's
+    # W p + b = (std W) pixel + (b + mean * the sum of each row of W): the same outputs, exactly.
+    with torch.no_grad():
+        model.fc1.bias += MNIST_MEAN * model.fc1.weight.sum(dim=1)
+        model.fc1.weight *= MNIST_STD
+    print(f"The weights in {shown_name(path)} read MNIST's test pictures better as plain 0-1 pixels "
+          f"({unit_accuracy:.2%}) than normalised ({accuracy:.2%}): they were trained without "
+          "normalisation. Their first layer now undoes it, so they read this program's pictures as "
+          "they read 0-1 pixels; add --save-model PATH to keep them so, for --predict and --draw")
+    return True
 
 
 def fail(message):
@@ -355,8 +397,10 @@ def positive(kind):
     return parse
 
 
-def parse_args(argv=None):
+def make_parser():
+    """The flags, their defaults and their help (python mnist_mlp.py --help)."""
     parser = argparse.ArgumentParser(
+        prog="mnist_mlp", exit_on_error=False,  # errors: one line, from parse_args()
         description="Train a small neural network to read handwritten digits (MNIST).")
     parser.add_argument("--data-dir", default=os.environ.get("MNIST_DATA", "data"),
                         help="folder that holds MNIST/raw/; MNIST is downloaded there when missing "
@@ -381,39 +425,112 @@ def parse_args(argv=None):
     parser.add_argument("--save-model", metavar="PATH", help="save the weights to PATH after training")
     parser.add_argument("--load-model", metavar="PATH", help="skip training and use the weights in PATH")
     parser.add_argument("--predict", nargs="+", metavar="IMAGE",
-                        help="read the digit in each of these pictures (PNG or JPEG)")
+                        help="read the digit in each of these pictures (" + PICTURE_FORMATS + ")")
     parser.add_argument("--draw", action="store_true",
                         help="open a window to draw digits in with the mouse, and watch the network "
                              "read them as you draw (with --load-model, no MNIST is needed)")
-    if argv is None and os.path.basename(sys.argv[0]) != os.path.basename(globals().get("__file__", "")):
-        # Not run as a program (`python mnist_mlp.py`, `%run mnist_mlp.py`) but pasted into a notebook
-        # cell, or run cell by cell: sys.argv holds the kernel's own arguments, not settings for us.
-        argv = []
-    args = parser.parse_args(argv)
+    return parser
+
+
+PATH_FLAGS = ("data_dir", "plot", "save_model", "load_model")  # ~ is expanded in these and --predict's
+
+
+def parse_args(argv=None):
+    """The settings from the flags in `argv` (None: the command line's, when run as a program),
+    each checked now rather than after training. A bad one exits with one line and status 2."""
+    parser = make_parser()
+    if argv is None:
+        argv = sys.argv[1:]
+        if os.path.basename(sys.argv[0]) != os.path.basename(globals().get("__file__", "")):
+            # Not run as a program (`python mnist_mlp.py`, `%run mnist_mlp.py`) but pasted into a notebook
+            # cell, run cell by cell, or called by another script: sys.argv is not settings for us.
+            say_ignored(parser, argv)
+            argv = []
+    try:
+        args, extra = parser.parse_known_args(argv)
+    except argparse.ArgumentError as error:
+        refuse(f"{error}; python mnist_mlp.py --help lists the settings")
+    if extra:
+        refuse(f"unrecognized arguments: {' '.join(extra)}; python mnist_mlp.py --help lists the settings")
+    for name in PATH_FLAGS:  # no shell expands the ~ of --data-dir=~/mnist, a notebook's "~/x" or .env files
+        if getattr(args, name):
+            setattr(args, name, os.path.expanduser(getattr(args, name)))
+    args.predict = args.predict and [os.path.expanduser(path) for path in args.predict]
     if args.no_plot:
         args.plot = None  # what the lesson looks at
-    else:  # a --plot that cannot be saved is refused now, rather than after training
-        folder = os.path.dirname(args.plot) or "."
+    check_settings(args)
+    return args
+
+
+def refuse(message):
+    """Stop with one line on stderr and exit status 2, as for a flag argparse refuses."""
+    print(f"mnist_mlp: error: {message}", file=sys.stderr)
+    sys.exit(2)
+
+
+def say_ignored(parser, arguments):
+    """Say so when `arguments`, the command line of a program that is not this one, hold our flags."""
+    ours = [argument for argument in arguments if argument.split("=")[0] in parser._option_string_actions]
+    if ours:
+        print(f"Not run as `python mnist_mlp.py` (sys.argv[0] is {shown_name(sys.argv[0])}), so these "
+              f"arguments were ignored: {shown_name(' '.join(arguments))}. To pass settings, call "
+              f"run({arguments!r})")
+
+
+def check_settings(args):
+    """Refuse now, with one line, settings that would fail only after training: a --plot or
+    --save-model that cannot be written, --predict pictures that cannot be read, --draw with no
+    window; and say what --subset beyond MNIST's size does."""
+    if args.plot:
         if os.path.splitext(args.plot)[1].lower().lstrip(".") not in PLOT_FORMATS:
-            parser.error(f"argument --plot: cannot save a picture as {args.plot}: the name must end in "
-                         "one of " + ", ".join(f".{name}" for name in PLOT_FORMATS))
-        if not os.path.isdir(folder):
-            parser.error(f"argument --plot: there is no folder {folder} to save the picture in")
-    if args.save_model:  # a model that cannot be saved is refused now, not after training
-        folder = os.path.dirname(args.save_model) or "."
+            refuse(f"argument --plot: cannot save a picture as {shown_name(args.plot)}: the name must end in "
+                   "one of " + ", ".join(f".{name}" for name in PLOT_FORMATS))
+        check_output(args.plot, "--plot", "the picture", "or --no-plot for none")
+    if args.save_model:
         if os.path.isdir(args.save_model):
-            parser.error(f"argument --save-model: {args.save_model} is a folder; give a file name, "
-                         f"such as {os.path.join(args.save_model, 'mnist_mlp.pt')}")
-        if not os.path.isdir(folder):
-            parser.error(f"argument --save-model: there is no folder {folder} to save the model in")
+            refuse(f"argument --save-model: {shown_name(args.save_model)} is a folder; give a file name, "
+                   f"such as {shown_name(os.path.join(args.save_model, 'mnist_mlp.pt'))}")
+        check_output(args.save_model, "--save-model", "the model", "")
     if args.predict and not args.load_model:  # your pictures, read now rather than after training
         for path in args.predict:
             problem = prepare_image(path)
             if isinstance(problem, str):
-                parser.error(f"argument --predict: {problem} (checked before training)")
-    if args.draw:  # refused now, rather than after training
+                refuse(f"argument --predict: {problem} (checked before training)")
+    if args.plot or args.draw:
+        check_backend(args.plot)
+    if args.draw:
         check_window_can_open()
-    return args
+    if args.subset and args.subset > MNIST_TRAINING_IMAGES and not args.load_model:
+        print(f"--subset {args.subset:,} is more than MNIST's {MNIST_TRAINING_IMAGES:,} training images: "
+              "it trains on all of them")
+
+
+def check_output(path, flag, what, otherwise):
+    """Refuse `flag` PATH if its folder is missing or cannot be written to (a shared course
+    folder, Kaggle's read-only /kaggle/input)."""
+    folder = os.path.dirname(path) or "."
+    if not os.path.isdir(folder):
+        refuse(f"argument {flag}: there is no folder {shown_name(folder)} to save {what} in")
+    if not os.access(folder, os.W_OK):  # read-only, or not yours: checked now, not after training
+        where = os.path.join("~", os.path.basename(path))
+        refuse(f"argument {flag}: cannot write to the folder {shown_name(os.path.abspath(folder))} "
+               f"(permission denied, or read-only): give a path in a folder you can write to, "
+               f"such as {flag} {shown_name(where)}{', ' + otherwise if otherwise else ''}")
+
+
+def check_backend(plot):
+    """If matplotlib's backend (from MPLBACKEND, or a matplotlibrc) cannot be loaded here, as
+    PyCharm's module://backend_interagg outside PyCharm, switch to Agg, which only saves files,
+    and say so. A backend that loads but cannot open a window is for show_pictures() to handle."""
+    backend = plt.get_backend()
+    try:
+        backend_registry.load_backend_module(backend)
+    except ImportError as error:
+        source = "MPLBACKEND" if os.environ.get("MPLBACKEND") else "your matplotlibrc"
+        plt.switch_backend("agg")
+        saved = f"the picture is saved to {shown_name(plot)}" if plot else "pictures are saved"
+        print(f"matplotlib's backend {backend} (set by {source}) cannot be loaded here ({error}): using "
+              f"Agg instead, so {saved} but not shown in a window; to show it, remove that setting")
 
 
 def pick_device(name):
@@ -528,6 +645,9 @@ def unpack_mnist_files(raw_folder):
         path = os.path.join(raw_folder, name)
         if os.path.exists(path) or not os.path.exists(path + ".gz"):
             continue
+        if os.path.getsize(path + ".gz") == 0:  # gzip would unpack it into an empty file, without a word
+            fail(f"{path}.gz is empty (0 bytes: a download cut off?); delete it and run again, or copy a "
+                 "good one in its place")
         try:
             with written_whole(path) as temporary, gzip.open(path + ".gz", "rb") as packed, \
                     open(temporary, "wb") as unpacked:
@@ -562,8 +682,11 @@ def load_mnist(data_dir):
     unpack_mnist_files(raw_folder)
     check_data_files(raw_folder)
     # A download that fails must leave nothing behind: note what is there before it starts.
-    new_folders = [folder for folder in (data_dir, os.path.dirname(raw_folder), raw_folder)
-                   if not os.path.isdir(folder)]
+    new_folders = []  # every folder the download would make, outermost first
+    folder = raw_folder
+    while not os.path.isdir(folder) and os.path.dirname(folder) != folder:
+        new_folders.insert(0, folder)
+        folder = os.path.dirname(folder)
     old_files = set(os.listdir(raw_folder)) if os.path.isdir(raw_folder) else set()
     # torchvision's download has no time limit of its own: without one, a network that answers
     # nothing would leave the program waiting forever. download=True fetches the files once.
@@ -791,8 +914,8 @@ def save_picture(figure, path):
             figure.savefig(temporary, format=os.path.splitext(path)[1][1:].lower(), dpi=80)
     except (OSError, ValueError) as error:
         plt.close(figure)
-        fail(f"cannot save the picture to {path}: {getattr(error, 'strerror', None) or error}")
-    print(f"Saved the picture to {path}")
+        fail(f"cannot save the picture to {shown_name(path)}: {getattr(error, 'strerror', None) or error}")
+    print(f"Saved the picture to {shown_name(path)}")
     if showing_backend() is None:
         plt.close(figure)  # nowhere to show it: free it now
 
@@ -826,81 +949,201 @@ def save_model(model, path):
             file.flush()
             os.fsync(file.fileno())  # on the disk, not just in memory, before the rename
     except OSError as error:
-        fail(f"cannot save the model to {path}: {error.strerror or error}")
-    print(f"Saved the model to {path}")
+        fail(f"cannot save the model to {shown_name(path)}: {error.strerror or error}")
+    print(f"Saved the model to {shown_name(path)}")
 
 
 def load_model(path, device):
     """The network with the weights saved in PATH, on `device`, as large as they say (any
-    --hidden-units); files that would run code are refused."""
+    --hidden-units). The weights may come from --save-model, a checkpoint of another program (any
+    dict that holds fc1.weight, fc2.weight, ...) or a TorchScript export. Fails with one line for a
+    file that is missing, unreadable, not weights, would run code, or does not fit; other errors
+    (bugs) raise."""
+    state_dict = weights_in(read_weights_file(path), path)
+    model = Net(len(state_dict["fc1.weight"]))  # N: the size it was saved with
+    expected = model.state_dict()
+    # What torch's load_state_dict would list, on one line: each misfit, then what is missing or extra.
+    misfits = [f"{name} is {list(state_dict[name].shape)} in the file but {list(tensor.shape)} in this network"
+               for name, tensor in expected.items() if name in state_dict and state_dict[name].shape != tensor.shape]
+    missing = [name for name in expected if name not in state_dict]
+    unexpected = [name for name in state_dict if name not in expected]
+    if misfits or missing or unexpected:
+        misfit(path, "; ".join(misfits + [f"{', '.join(names)} {kind}" for names, kind in (
+            (missing, "missing"), (unexpected, "not in this network")) if names]))
+    model.load_state_dict(state_dict)  # on the CPU, where torch.load put them; then to the device
+    model.to(device).eval()
+    print(f"Loaded the model from {shown_name(path)}")
+    return model
+
+
+def read_weights_file(path):
+    """What PATH holds, read onto the CPU (tensors, and the dicts and lists around them), or, for a
+    TorchScript export, its state_dict. Fails with one line when the file cannot be read or holds
+    something other than weights; other errors raise."""
+    name = shown_name(path)
+    if os.path.isdir(path):
+        fail(f"{name} is a folder, not a model file; give the file inside it, such as "
+             f"{shown_name(os.path.join(path, 'mnist_mlp.pt'))}")
+    if os.path.isfile(path) and os.path.getsize(path) == 0:
+        fail(f"{name} is empty (0 bytes): it was not saved whole; save the weights again")
+    if is_torchscript(path):
+        return torchscript_weights(path)
     try:
         # weights_only=True reads tensors and plain containers only: a full pickle can carry code
-        # that runs as it loads. map_location lets weights saved on a GPU load without one.
-        state_dict = torch.load(path, map_location=device, weights_only=True)
+        # that runs as it loads. map_location="cpu": tensors saved on a GPU load without one, and
+        # a checkpoint's optimizer state stays off the GPU (the network is moved there after).
+        return torch.load(path, map_location="cpu", weights_only=True)
     except FileNotFoundError:
-        fail(f"there is no model file {path}")
-    except OSError as error:
-        fail(f"cannot read the model file {path}: {error.strerror or error}")
-    except Exception:  # torch.load raises several kinds of error for files it will not read
-        try:  # name what the file would have run; this reads the file without running any of it
-            code = torch.serialization.get_unsafe_globals_in_checkpoint(path)
-        except Exception:
-            code = []
-        if any(name.startswith("torch.nn.modules.") or name.endswith(".Net") for name in code):
-            fail(f"{path} holds a whole pickled model (saved with torch.save(model)), not just its "
-                 "weights; it is not loaded, because loading a pickle runs the code it names "
-                 f"({', '.join(code)}). Where the model was made, save its weights with "
-                 "torch.save(model.state_dict(), PATH), as --save-model does, and load that file")
-        if code:
-            fail(f"{path} was not loaded: besides weights it holds Python code ({', '.join(code)}) "
-                 "that would run on loading")
-        fail(f"{path} is not a PyTorch weights file saved with --save-model")
-    # Checkpoints saved by other programs often wrap the weights: in a dict beside the optimizer's
-    # state, or with every name prefixed by a wrapper (nn.DataParallel: "module."; torch.compile:
-    # "_orig_mod."). The tensors are the same, so unwrap them.
-    if isinstance(state_dict, dict):
-        for key in ("state_dict", "model_state_dict", "model"):
-            if isinstance(state_dict.get(key), dict):
-                state_dict = state_dict[key]
-                break
-        for prefix in ("module.", "_orig_mod."):
-            torch.nn.modules.utils.consume_prefix_in_state_dict_if_present(state_dict, prefix)
-    misfit = f"the weights in {path} do not fit this network (784-N-N-10, for N hidden units)"
-    first_layer = state_dict.get("fc1.weight") if isinstance(state_dict, dict) else None
-    if not isinstance(first_layer, torch.Tensor) or first_layer.dim() != 2:
-        fail(misfit)
-    model = Net(len(first_layer)).to(device)  # N: the size it was saved with (--hidden-units)
+        fail(f"there is no model file {name}")
+    except OSError as error:  # permission denied, a disk error, ...
+        fail(f"cannot read the model file {name}: {error.strerror or error}")
+    except MemoryError:
+        fail(f"not enough memory to load {name} ({os.path.getsize(path) / 1e6:,.0f} MB)")
+    except (pickle.UnpicklingError, EOFError, RuntimeError) as error:  # what torch.load raises for not weights
+        if isinstance(error, torch.OutOfMemoryError):
+            raise
+        fail_if_code(path)
+        fail(f"{name} is not a PyTorch weights file saved with --save-model (or it was cut off)")
+
+
+def is_torchscript(path):
+    """Whether PATH is a TorchScript export: a zip archive with a constants.pkl in it."""
+    if not zipfile.is_zipfile(path):
+        return False
+    with zipfile.ZipFile(path) as archive:
+        return any(entry.endswith("/constants.pkl") for entry in archive.namelist())
+
+
+def fail_if_code(path):
+    """Fail, naming the code, if the file PATH is a pickle that would run code on loading."""
+    try:  # name what the file would have run; this reads the file without running any of it
+        code = torch.serialization.get_unsafe_globals_in_checkpoint(path)
+    except (pickle.UnpicklingError, EOFError, RuntimeError, ValueError):
+        code = []
+    name = shown_name(path)
+    if any(found.startswith("torch.nn.modules.") or found.endswith(".Net") for found in code):
+        fail(f"{name} holds a whole pickled model (saved with torch.save(model)), not just its "
+             "weights; it is not loaded, because loading a pickle runs the code it names "
+             f"({', '.join(code)}). Where the model was made, save its weights with "
+             "torch.save(model.state_dict(), PATH), as --save-model does, and load that file")
+    if code:
+        fail(f"{name} was not loaded: besides weights it holds Python code ({', '.join(code)}) "
+             "that would run on loading")
+
+
+def torchscript_weights(path):
+    """The state_dict of the TorchScript export in PATH (torch.jit.save), on the CPU. Its code is
+    not run: only its weights are kept."""
     try:
-        model.load_state_dict(state_dict)
-    except (RuntimeError, TypeError, AttributeError):
-        fail(misfit)
-    model.eval()
-    print(f"Loaded the model from {path}")
-    return model
+        with warnings.catch_warnings():  # torch.jit's notice that it is deprecated: not the user's concern
+            warnings.simplefilter("ignore", FutureWarning)
+            weights = torch.jit.load(path, map_location="cpu").state_dict()
+    except RuntimeError as error:
+        fail(f"{shown_name(path)} is a TorchScript export (torch.jit.save) that does not load here "
+             f"({str(error).strip().splitlines()[0]}); where it was made, save its weights with "
+             "torch.save(torch.jit.load(PATH).state_dict(), 'weights.pt') and load that file")
+    print(f"{shown_name(path)} is a TorchScript export (torch.jit.save): using the weights in it")
+    return weights
+
+
+def weights_in(saved, path):
+    """The network's weights in `saved` (what PATH holds), named fc1.weight, fc1.bias, ...: found
+    in whichever dict holds fc1.weight, at any depth (checkpoints keep them beside the optimizer's
+    state), with any prefix taken off (nn.DataParallel's "module.", torch.compile's "_orig_mod.",
+    PyTorch Lightning's "model.", or several). Fails with one line if there is none."""
+    found = find_fc1(saved, depth=4)
+    if found is None:
+        misfit(path, "there is no fc1.weight in it")
+    weights, prefix = found
+    state_dict = {name[len(prefix):]: tensor for name, tensor in weights.items()
+                  if isinstance(name, str) and name.startswith(prefix)}
+    if not all(isinstance(tensor, torch.Tensor) for tensor in state_dict.values()) or \
+            state_dict["fc1.weight"].dim() != 2:
+        misfit(path, "its fc1.weight is not a table of weights")
+    return state_dict
+
+
+def find_fc1(saved, depth):
+    """(the dict, the prefix) for the first dict in `saved`, looking `depth` levels down, that
+    holds a tensor named fc1.weight or <prefix>fc1.weight; None if there is none."""
+    if isinstance(saved, dict):
+        for name, value in saved.items():
+            if isinstance(name, str) and (name == "fc1.weight" or name.endswith(".fc1.weight")) and \
+                    isinstance(value, torch.Tensor):
+                return saved, name.removesuffix("fc1.weight")
+    if depth == 0 or not isinstance(saved, (dict, list, tuple)):
+        return None
+    for value in saved.values() if isinstance(saved, dict) else saved:
+        found = find_fc1(value, depth - 1)
+        if found is not None:
+            return found
+    return None
+
+
+def misfit(path, why):
+    """Fail: the weights in PATH do not fit this network, and why."""
+    fail(f"the weights in {shown_name(path)} do not fit this network (784-N-N-10, for N hidden units): {why}")
+
+
+def shown_name(path):
+    """PATH as it can be shown anywhere: a name that is not valid UTF-8 (from an old zip archive,
+    say) comes from the system with stand-ins (surrogates) that cannot be printed or drawn; they are
+    shown as \\x escapes, e.g. caf\\xe9.png."""
+    return os.fsencode(path).decode("utf-8", errors="backslashreplace")
+
+
+# A HEIC photo's bytes 4-12: "ftyp", then one of these brands (ISO/IEC 23008-12, HEIF).
+HEIC_BRANDS = {b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1", b"msf1"}
+
+
+def open_picture(path):
+    """The picture in PATH, opened by PIL (its pixels are decoded when first used), or a message
+    that says why it cannot be: no such file, a folder, no permission, a HEIC photo, too large,
+    not a picture PIL reads."""
+    name = shown_name(path)
+    try:
+        with warnings.catch_warnings():
+            # PIL warns about pictures of over 89 million pixels (twice that, it refuses them, below);
+            # the thumbnail shrinks them before they are converted, so they are read like any other.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            return Image.open(path)
+    except FileNotFoundError:
+        return f"there is no file {name}"
+    except IsADirectoryError:
+        return f"{name} is a folder, not a picture; give the pictures in it, such as {shown_name(path)}/*.png"
+    except PermissionError:
+        return f"cannot read {name}: permission denied"
+    except Image.DecompressionBombError:
+        return (f"{name} is too large to read: PIL refuses pictures of over {2 * Image.MAX_IMAGE_PIXELS:,} "
+                "pixels, which could be a decompression bomb; scale it down first")
+    except UnidentifiedImageError:
+        with open(path, "rb") as file:
+            start = file.read(12)
+        if start[4:8] == b"ftyp" and start[8:12] in HEIC_BRANDS:
+            return (f"{name} is a HEIC photo (an iPhone's format), which PIL cannot read: convert it to "
+                    "JPEG (on a Mac: open it in Preview, then File > Export), or set the iPhone to take "
+                    "JPEGs (Settings > Camera > Formats > Most Compatible)")
+        return f"{name} is not a picture that can be read ({PICTURE_FORMATS})"
+    except OSError as error:
+        return f"cannot read {name}: {error.strerror or error}"
 
 
 def prepare_image(path):
     """Your picture of a digit as the network knows digits: as MNIST's, bright on black, cropped to
     the ink, scaled into a 20x20 box, centred by centre of mass in 28x28, normalised; or a message
     that says why the picture cannot be used."""
+    picture = open_picture(path)
+    if isinstance(picture, str):
+        return picture
     try:
-        with warnings.catch_warnings():
-            # PIL warns about pictures of over 89 million pixels (twice that, it refuses them, below);
-            # the thumbnail shrinks them before they are converted, so they are read like any other.
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(path) as picture:
-                picture = ImageOps.exif_transpose(picture)  # phone photos: turn them the right way up
-                picture.thumbnail((512, 512))  # a 12-megapixel photo has far more detail than 20x20 needs
-                if picture.mode.startswith("I"):  # 16-bit grey, as scanners write it: 0-65535 to 0-255
-                    picture = picture.convert("I").point(lambda value: value / 256)
-                picture = picture.convert("RGBA")
-    except FileNotFoundError:
-        return f"there is no file {path}"
-    except Image.DecompressionBombError:
-        return (f"{path} is too large to read: PIL refuses pictures of over {2 * Image.MAX_IMAGE_PIXELS:,} "
-                "pixels, which could be a decompression bomb; scale it down first")
-    except (UnidentifiedImageError, OSError, ValueError):
-        return f"{path} is not a picture that can be read (PNG or JPEG)"
+        with picture:
+            picture = ImageOps.exif_transpose(picture)  # phone photos: turn them the right way up
+            picture.thumbnail((512, 512))  # a 12-megapixel photo has far more detail than 20x20 needs
+            if picture.mode.startswith("I"):  # 16-bit grey, as scanners write it: 0-65535 to 0-255
+                picture = picture.convert("I").point(lambda value: value / 256)
+            picture = picture.convert("RGBA")
+    except (OSError, ValueError) as error:  # PIL's errors for a picture it cannot decode
+        return f"{shown_name(path)} is damaged or cut off, and cannot be read ({error})"
     rgba = pil_to_tensor(picture).float() / 255  # [4, height, width], values 0-1
     grey = torch.tensordot(torch.tensor([0.299, 0.587, 0.114]), rgba[:3], dims=1)  # as PIL weighs colours
     alpha = rgba[3]
@@ -1002,14 +1245,14 @@ def predict_images(model, paths, device, plot_path):
             continue
         with torch.no_grad():
             probabilities = model(image.to(device)).exp()[0].cpu()
-        print(f"{path}: {top_three(probabilities)}")
+        print(f"{shown_name(path)}: {top_three(probabilities)}")
         if first is None:
             first = (path, image, probabilities)
     if plot_path and first:  # the first picture that could be read, and only that one
         path, image, probabilities = first
         best = int(probabilities.argmax())
-        plot_prediction(image, probabilities, f"{os.path.basename(path)}: {best} ({probabilities[best]:.1%})",
-                        plot_path)
+        title = f"{shown_name(os.path.basename(path))}: {best} ({probabilities[best]:.1%})"
+        plot_prediction(image, probabilities, title, plot_path)
     if failures:
         show_pictures()  # the picture of the ones that could be read, before the exit
         sys.exit(1)
