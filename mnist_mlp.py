@@ -243,11 +243,14 @@ import socket  # a time limit for the download, so that a dead network cannot ha
 import sys  # error messages, exit codes, and whether we print to a terminal
 import warnings  # to silence PIL's warning about large pictures, which we shrink anyway
 import zlib  # its error: a gzipped file whose contents are damaged
+from typing import NamedTuple  # PreparedPicture: a picture's digits, with what the plot shows of it
 
 import matplotlib.pyplot as plt  # draws the pictures and the drawing pad
 from matplotlib.backend_bases import FigureCanvasBase, MouseButton  # picture formats; mouse buttons
 from matplotlib.backends import BackendFilter, backend_registry  # can this matplotlib open windows?
+import numpy as np  # scipy's pictures are numpy arrays
 from PIL import Image, ImageOps, UnidentifiedImageError  # opens your own pictures of digits
+from scipy import ndimage  # cleans photos up: the paper's shading, pieces of ink (see README.md)
 from torchvision import datasets  # downloads MNIST and decodes its files into tensors
 from torchvision.transforms.functional import pil_to_tensor  # a picture's pixels as a tensor
 from tqdm import tqdm  # a progress bar for each epoch
@@ -260,6 +263,11 @@ IDX_FILES = ["train-images-idx3-ubyte", "train-labels-idx1-ubyte",  # MNIST's fo
 # are made that wide when they are over a third wider or narrower.
 PEN_WIDTH_RATIO, PEN_WIDTH_SLACK = 0.11, 1 / 3
 # Formats the --plot picture can be saved in: what matplotlib writes, less PGF (it needs LaTeX).
+# Photos of paper (find_digits()): the paper's brightness is estimated over a window of a third of
+# the picture's shorter side; a pixel may be ink when it is LOW_INK darker than the paper (a share
+# of the paper's brightness); ruled lines are runs of ink over LINE_LENGTH of the picture, at most
+# THIN_LINE of it thick; more than MAX_DIGITS marks is not a number.
+BACKGROUND_WINDOW, LOW_INK, LINE_LENGTH, THIN_LINE, MAX_DIGITS = 3, 0.1, 0.85, 1 / 60, 10
 PLOT_FORMATS = sorted(set(FigureCanvasBase.get_supported_filetypes()) - {"pgf"})
 
 
@@ -823,10 +831,13 @@ def load_model(path, device):
     return model
 
 
-def prepare_image(path):
-    """Your picture of a digit as the network knows digits: as MNIST's, bright on black, cropped to
-    the ink, scaled into a 20x20 box, centred by centre of mass in 28x28, normalised; or a message
-    that says why the picture cannot be used."""
+def prepare_image(path, details=False):
+    """The digits in your picture as the network knows digits, left to right: each as MNIST's,
+    bright on black, cropped to its ink, scaled into a 20x20 box, centred by centre of mass in
+    28x28, normalised: [number of digits, 1, 28, 28]. Or a message that says why the picture cannot
+    be used (no file, not a picture, no digit in it). With details=True, a PreparedPicture: those
+    digits, and for the saved plot the photo as read ([height, width, 3], 0-255), the ink kept
+    ([height, width], 0-1) and each digit's box in it (top, left, bottom, right)."""
     try:
         with warnings.catch_warnings():
             # PIL warns about pictures of over 89 million pixels (twice that, it refuses them, below);
@@ -845,22 +856,165 @@ def prepare_image(path):
                 "pixels, which could be a decompression bomb; scale it down first")
     except (UnidentifiedImageError, OSError, ValueError):
         return f"{path} is not a picture that can be read (PNG or JPEG)"
-    rgba = pil_to_tensor(picture).float() / 255  # [4, height, width], values 0-1
+    photo = pil_to_tensor(picture)  # [4, height, width], 0-255: the picture as the saved plot shows it
+    found = find_digits(paper_view(photo.float() / 255))
+    if isinstance(found, str):  # what was found instead of digits
+        return f"{path} {found}"
+    digits, kept, boxes = found
+    return PreparedPicture(digits, photo[:3].permute(1, 2, 0), kept, boxes) if details else digits
+
+
+class PreparedPicture(NamedTuple):
+    """A picture read by prepare_image(path, details=True); see there."""
+    digits: torch.Tensor  # [number of digits, 1, 28, 28], normalised as in training
+    photo: torch.Tensor  # [height, width, 3], 0-255, as it was read (turned upright, shrunk)
+    kept: np.ndarray  # [height, width], 0-1: the ink kept as the digits', bright on black
+    boxes: list  # each digit's (top, left, bottom, right) in `kept`, in pixels, bottom and right excluded
+
+
+def paper_view(rgba):
+    """A picture, RGBA [4, height, width] with values 0-1, as grey dark ink on lighter paper:
+    numpy [height, width], 0-1. Bright ink on a dark ground (as MNIST's) is flipped; see-through
+    parts become paper."""
     grey = torch.tensordot(torch.tensor([0.299, 0.587, 0.114]), rgba[:3], dims=1)  # as PIL weighs colours
     alpha = rgba[3]
     ink_is_dark = (grey * alpha).sum() < 0.5 * alpha.sum()  # a see-through background becomes white
     grey = grey * alpha + (1.0 if ink_is_dark else 0.0) * (1 - alpha)  # behind dark ink, else black
-    # MNIST's digits are bright on dark: flip dark ink on light paper. The border, nearly all
-    # background, tells which is which.
-    if torch.cat([grey[0], grey[-1], grey[:, 0], grey[:, -1]]).median() > 0.5:
+    # The border is nearly all background: a dark one, with the rest brighter on the whole, is a
+    # dark ground (a dimly lit page is dark too, but its ink makes the rest darker still).
+    border = torch.cat([grey[0], grey[-1], grey[:, 0], grey[:, -1]]).median()
+    if border <= 0.5 and grey.mean() >= border:
         grey = 1 - grey
-    # Paper is never perfectly even: treat everything near the background level as no ink, and
-    # stretch the rest so that the darkest ink becomes full brightness, like MNIST's strokes.
-    background, brightest = grey.median(), grey.max()
-    if brightest - background < 0.15:
-        return f"{path} looks blank: no digit found"
-    ink = ((grey - background) / (brightest - background) - 0.2).clamp(min=0) / 0.8
-    return centre_digit(ink)
+    return grey.numpy()
+
+
+def remove_background(page):
+    """The ink on a page (numpy [height, width], 0-1, dark ink on paper) as bright on black, 0-1:
+    how much darker than the paper around it each pixel is, as a share of the paper's brightness
+    there (a shadow dims ink and paper alike). The paper's brightness is a grey closing (the
+    brightest pixel near each pixel, then the darkest of those): it follows shadows and uneven
+    light, and skips any stroke narrower than its window. The window is a third of the picture's
+    shorter side, which is wider than the strokes of any digit that fits in the picture, even a
+    blurred or fat one; smaller windows eat the middle of thick strokes."""
+    window = max(3, round(min(page.shape) / BACKGROUND_WINDOW))
+    smooth = ndimage.gaussian_filter(page, 1.0)  # without it, noise would raise the paper's level
+    # Beyond the edges, the paper is taken to go on as it goes at the edge (an odd reflection): a
+    # shadow that darkens towards an edge would otherwise be seen as ink along that edge.
+    padded = np.pad(smooth, window, mode="reflect", reflect_type="odd").clip(smooth.min(), smooth.max())
+    paper = ndimage.grey_closing(padded, size=(window, window))[window: -window, window: -window]
+    return (1 - page / np.maximum(paper, 0.02)).clip(0, 1)
+
+
+def line_pixels(mask):
+    """The pixels of `mask` (bool [height, width]) on thin straight lines across the picture: ruled
+    lines, a margin line. A run of ink along a row at least LINE_LENGTH of the picture's width
+    (or down a column, of its height), at most 2 * THIN_LINE of the picture thick. Runs are found by
+    a morphological opening along the rows (the least, then the most, over that many pixels),
+    after gaps of up to 4 pixels (noise, a lighter spot) are closed."""
+    def opening(picture, size, axis):  # odd sizes, so that the two filters line up exactly
+        size = 2 * (size // 2) + 1
+        least = ndimage.minimum_filter1d(picture, size, axis=axis, mode="constant")  # no ink beyond the edges
+        return ndimage.maximum_filter1d(least, size, axis=axis, mode="constant")
+
+    def closing(picture, size, axis):  # the most, then the least: gaps of up to size - 1 pixels filled
+        most = ndimage.maximum_filter1d(picture, size, axis=axis, mode="constant")
+        return ndimage.minimum_filter1d(most, size, axis=axis, mode="constant", cval=1)
+
+    lines = np.zeros_like(mask)
+    thin = max(1, round(THIN_LINE * max(mask.shape)))
+    for along in (1, 0):  # along the rows, then down the columns
+        runs = closing(mask.astype(np.uint8), 5, along)
+        runs = opening(runs, round(LINE_LENGTH * mask.shape[along]), along)
+        lines |= (runs > opening(runs, 2 * thin + 1, 1 - along)) & mask
+    return lines
+
+
+def digit_parts(ink):
+    """The connected pieces of ink (8 neighbours) that make the digits: numpy labels [height,
+    width] (0: not ink; 1, 2, ...: the pieces) and, for each piece, whether it is kept. A pixel is
+    ink where the smoothed ink passes LOW_INK; lines across the picture are taken out first (kept
+    if nothing else is left). A piece is kept if its darkest
+    part is twice that, it does not touch the picture's edge (a shadow, the paper's edge), and it
+    is at least a tenth of the largest such piece (not a speck)."""
+    smooth = ndimage.gaussian_filter(ink, 1.0)  # noise, and JPEG's blocks, smoothed out
+    mask = smooth > LOW_INK
+    for lines in (line_pixels(mask), np.zeros_like(mask)):
+        labels, count = ndimage.label(mask & ~lines, structure=np.ones((3, 3)))
+        pieces = np.arange(1, count + 1)
+        strong = np.array(ndimage.maximum(smooth, labels, pieces)) >= 2 * LOW_INK
+        edge = np.zeros(count + 1, dtype=bool)
+        edge[np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]])] = True
+        keep = strong & ~edge[1:] if (strong & ~edge[1:]).any() else strong
+        area = np.bincount(labels.ravel(), minlength=count + 1)[1:]
+        if keep.any():
+            return labels, keep & (area >= 0.1 * area[keep].max())
+    return labels, keep
+
+
+def group_into_digits(boxes):
+    """Pieces of ink grouped into digits, left to right. A piece belongs to the digit on its left
+    if they share at least a quarter of the narrower's width (a stroke cut by a ruled line), or
+    if they nearly touch and one is under 0.6 of the other's height (a 5's loose top bar); digits
+    of a number stand side by side, about as tall as each other. `boxes`: each piece's (top,
+    left, bottom, right); returns the digits, each a list of its pieces' places in `boxes`."""
+    groups, spans = [], []  # the pieces of each digit so far, and its box
+    for piece in sorted(range(len(boxes)), key=lambda piece: boxes[piece][1]):
+        top, left, bottom, right = boxes[piece]
+        if spans:
+            last = spans[-1]
+            shared = min(right, last[3]) - max(left, last[1])
+            heights = sorted((bottom - top, last[2] - last[0]))
+            if shared >= 0.25 * min(right - left, last[3] - last[1]) or \
+                    (shared >= -0.1 * heights[1] and heights[0] < 0.6 * heights[1]):
+                groups[-1].append(piece)
+                spans[-1] = (min(top, last[0]), min(left, last[1]), max(bottom, last[2]), max(right, last[3]))
+                continue
+        groups.append([piece])
+        spans.append(boxes[piece])
+    return groups
+
+
+def find_digits(page):
+    """The digits on a page (numpy [height, width], 0-1, dark ink on paper), left to right:
+    (digits [number, 1, 28, 28] normalised as in training, the ink kept [height, width] 0-1, each
+    digit's (top, left, bottom, right)); or what was found instead, as the end of a sentence
+    that starts with the picture's name. Digits shorter than 0.4 of the tallest are left out (a
+    dot, a dash)."""
+    ink = remove_background(page)
+    if ndimage.gaussian_filter(ink, 1.0).max() < 2 * LOW_INK:
+        return "looks blank: no digit found"
+    labels, keep = digit_parts(ink)
+    pieces = [piece for piece, kept in enumerate(keep, start=1) if kept]
+    slices = ndimage.find_objects(labels)
+    boxes = [(slices[piece - 1][0].start, slices[piece - 1][1].start, slices[piece - 1][0].stop,
+              slices[piece - 1][1].stop) for piece in pieces]
+    groups = group_into_digits(boxes)
+    tallest = max((max(boxes[i][2] for i in group) - min(boxes[i][0] for i in group) for group in groups),
+                  default=0)
+    digits, kept, digit_boxes = [], np.zeros_like(ink), []
+    for group in groups:
+        height = max(boxes[i][2] for i in group) - min(boxes[i][0] for i in group)
+        digit = digit_ink(ink, np.isin(labels, [pieces[i] for i in group]))
+        rows, columns = digit.any(axis=1).nonzero()[0], digit.any(axis=0).nonzero()[0]
+        if height >= 0.4 * tallest and len(rows):  # (a faint smudge is cut to nothing)
+            kept = np.maximum(kept, digit)
+            digits.append(centre_digit(torch.from_numpy(digit).float()))
+            digit_boxes.append((rows[0], columns[0], rows[-1] + 1, columns[-1] + 1))
+    if not digits:
+        return "has no digit in it: after the paper's shading, specks and lines are taken out, no ink is left"
+    if len(digits) > MAX_DIGITS:
+        return (f"does not look like a digit on paper: it has {len(digits)} separate marks of ink, more than "
+                f"a number of {MAX_DIGITS} digits")
+    return torch.cat(digits), kept, digit_boxes
+
+
+def digit_ink(ink, parts):
+    """One digit's ink: the pixels of `parts` (bool [height, width]) and 2 pixels around them (the
+    strokes' soft edges), stretched so that the digit's darkest ink becomes full brightness, like
+    MNIST's strokes, with the faintest fifth (noise, smudges) cut: numpy [height, width], 0-1."""
+    near = ndimage.binary_dilation(parts, iterations=2)
+    level = max(ink[parts].max(), 1e-6)
+    return np.where(near, ((ink / level).clip(0, 1) - 0.2).clip(min=0) / 0.8, 0.0)
 
 
 def crop_to_ink(ink):
