@@ -248,6 +248,7 @@ from typing import NamedTuple  # PreparedPicture: a picture's digits, with what 
 import matplotlib.pyplot as plt  # draws the pictures and the drawing pad
 from matplotlib.backend_bases import FigureCanvasBase, MouseButton  # picture formats; mouse buttons
 from matplotlib.backends import BackendFilter, backend_registry  # can this matplotlib open windows?
+from matplotlib.patches import Rectangle  # the boxes around the digits found in your picture
 import numpy as np  # scipy's pictures are numpy arrays
 from PIL import Image, ImageOps, UnidentifiedImageError  # opens your own pictures of digits
 from scipy import ndimage  # cleans photos up: the paper's shading, pieces of ink (see README.md)
@@ -608,12 +609,51 @@ def confident_mistakes(model, device, test_set, count):
             if value >= 0]
 
 
-def plot_prediction(image, probabilities, title, path):
-    """Draw your digit (--predict) beside the network's ten probabilities; save the picture to PATH
-    (it is shown at the end, by show_pictures())."""
-    figure = plt.figure(figsize=(8, 3.5), layout="constrained")
-    draw_reading(figure, image, probabilities, title)
+def plot_prediction(image, probabilities, title, path, picture=None):
+    """Draw your digit (--predict, `image` [1, 1, 28, 28]) beside the network's ten
+    `probabilities` [10]; save the picture to PATH (it is shown at the end, by show_pictures()).
+    With `picture`, the PreparedPicture it came from: first the photo, with a box around each
+    digit found, and the ink that was kept; for several digits (`image` [N, 1, 28, 28],
+    `probabilities` [N, 10]), each 28x28 that the network read, with its reading."""
+    if picture is None:
+        figure = plt.figure(figsize=(8, 3.5), layout="constrained")
+        draw_reading(figure, image, probabilities, title)
+    else:
+        figure = plt.figure(figsize=(13, 3.8), layout="constrained")
+        photo_panel, reading_panel = figure.subfigures(1, 2, width_ratios=[1, 1.4])
+        draw_photo(photo_panel, picture)
+        if len(image) == 1:
+            draw_reading(reading_panel, image[0], probabilities.reshape(-1, 10)[0], title)
+        else:
+            draw_several(reading_panel, image, probabilities, title)
     save_picture(figure, path)
+
+
+def draw_photo(panel, picture):
+    """The photo as read, a red box around each digit found; beside it the ink kept, cropped to
+    the digits: what the cleaning left of the photo (a PreparedPicture), in `panel`."""
+    photo_axes, kept_axes = panel.subplots(1, 2)
+    photo_axes.imshow(picture.photo.numpy())
+    for top, left, bottom, right in picture.boxes:
+        photo_axes.add_patch(Rectangle((left - 0.5, top - 0.5), right - left, bottom - top, fill=False,
+                                       edgecolor="tab:red", linewidth=1.5))
+    photo_axes.set_title(f"your picture,\nthe digit{'s' if len(picture.boxes) > 1 else ''} found", fontsize=10)
+    tops, lefts, bottoms, rights = zip(*picture.boxes, strict=True)
+    kept_axes.imshow(picture.kept[min(tops): max(bottoms), min(lefts): max(rights)], cmap="gray", vmin=0, vmax=1)
+    kept_axes.set_title("the ink kept\n(shading, specks, lines out)", fontsize=10)
+    for axes in (photo_axes, kept_axes):
+        axes.axis("off")
+
+
+def draw_several(panel, images, probabilities, title):
+    """Several digits (`images` [N, 1, 28, 28]) as the network sees them, each titled with the
+    digit it was read as and how sure the network is of it (`probabilities` [N, 10])."""
+    panel.suptitle(title, fontsize=12)
+    for axes, image, reading in zip(panel.subplots(1, len(images), squeeze=False)[0], images, probabilities,
+                                    strict=True):
+        axes.imshow(image.reshape(28, 28).cpu().numpy(), cmap="gray")
+        axes.set_title(f"{int(reading.argmax())} ({float(reading.max()):.0%})", fontsize=10)
+        axes.axis("off")
 
 
 def plot_results(image, probabilities, title, mistakes, history, first_layer, path):
@@ -935,7 +975,8 @@ def digit_parts(ink):
     ink where the smoothed ink passes LOW_INK; lines across the picture are taken out first (kept
     if nothing else is left). A piece is kept if its darkest
     part is twice that, it does not touch the picture's edge (a shadow, the paper's edge), and it
-    is at least a tenth of the largest such piece (not a speck)."""
+    is at least a tenth of the largest such piece (not a speck). Last, the share of the ink in
+    pieces that touch the edge: most of it, in a photo of something else than paper."""
     smooth = ndimage.gaussian_filter(ink, 1.0)  # noise, and JPEG's blocks, smoothed out
     mask = smooth > LOW_INK
     for lines in (line_pixels(mask), np.zeros_like(mask)):
@@ -947,8 +988,10 @@ def digit_parts(ink):
         keep = strong & ~edge[1:] if (strong & ~edge[1:]).any() else strong
         area = np.bincount(labels.ravel(), minlength=count + 1)[1:]
         if keep.any():
-            return labels, keep & (area >= 0.1 * area[keep].max())
-    return labels, keep
+            break
+    amounts = np.asarray(ndimage.sum_labels(ink, labels, pieces))  # how much ink is in each piece
+    off_the_edge = amounts[edge[1:]].sum() / max(amounts.sum(), 1e-6)
+    return labels, keep & (area >= 0.1 * area[keep].max(initial=0)), off_the_edge
 
 
 def group_into_digits(boxes):
@@ -983,12 +1026,15 @@ def find_digits(page):
     ink = remove_background(page)
     if ndimage.gaussian_filter(ink, 1.0).max() < 2 * LOW_INK:
         return "looks blank: no digit found"
-    labels, keep = digit_parts(ink)
+    labels, keep, off_the_edge = digit_parts(ink)
     pieces = [piece for piece, kept in enumerate(keep, start=1) if kept]
     slices = ndimage.find_objects(labels)
     boxes = [(slices[piece - 1][0].start, slices[piece - 1][1].start, slices[piece - 1][0].stop,
               slices[piece - 1][1].stop) for piece in pieces]
     groups = group_into_digits(boxes)
+    if off_the_edge > 0.5 and max(map(len, groups), default=0) > 3:
+        return ("does not look like a digit on paper: most of its dark parts run off the picture's edges, and "
+                "the rest is in many pieces; photograph the digit alone on plain paper")
     tallest = max((max(boxes[i][2] for i in group) - min(boxes[i][0] for i in group) for group in groups),
                   default=0)
     digits, kept, digit_boxes = [], np.zeros_like(ink), []
@@ -1088,26 +1134,39 @@ def top_three(probabilities):
     return f"{first}; then {second}, {third}"
 
 
+def reading_line(probabilities):
+    """What --predict prints after a picture's name, for its digits' `probabilities` [N, 10]: for
+    one digit its top three, "7 (96.1%); then 1 (2.0%), 9 (0.4%)"; for several, the number and
+    each digit's probability, "305 (3 98%, 0 99%, 5 97%)"."""
+    if len(probabilities) == 1:
+        return top_three(probabilities[0])
+    best, digits = probabilities.max(dim=1)
+    number = "".join(str(digit) for digit in digits.tolist())
+    return f"{number} ({', '.join(f'{digit} {p:.0%}' for digit, p in zip(digits.tolist(), best.tolist()))})"
+
+
 def predict_images(model, paths, device, plot_path):
-    """Print the network's reading of each picture and plot the first; exit 1 if one failed."""
+    """Print the network's reading of each picture (each digit in it, left to right) and plot the
+    first; exit 1 if one could not be read (no file, not a picture, no digit in it)."""
     model.eval()
     failures, first = 0, None
     for path in paths:
-        image = prepare_image(path)
-        if isinstance(image, str):  # a message saying what is wrong with this picture
-            print(f"mnist_mlp: error: {image}", file=sys.stderr)
+        picture = prepare_image(path, details=True)
+        if isinstance(picture, str):  # a message saying what is wrong with this picture
+            print(f"mnist_mlp: error: {picture}", file=sys.stderr)
             failures += 1
             continue
         with torch.no_grad():
-            probabilities = model(image.to(device)).exp()[0].cpu()
-        print(f"{path}: {top_three(probabilities)}")
+            probabilities = model(picture.digits.to(device)).exp().cpu()  # [digits, 10]
+        print(f"{path}: {reading_line(probabilities)}")
         if first is None:
-            first = (path, image, probabilities)
+            first = (path, picture, probabilities)
     if plot_path and first:  # the first picture that could be read, and only that one
-        path, image, probabilities = first
-        best = int(probabilities.argmax())
-        plot_prediction(image, probabilities, f"{os.path.basename(path)}: {best} ({probabilities[best]:.1%})",
-                        plot_path)
+        path, picture, probabilities = first
+        best, digit = probabilities[0].max(dim=0)
+        title = f"{os.path.basename(path)}: " + (f"{int(digit)} ({float(best):.1%})" if len(probabilities) == 1
+                                                  else reading_line(probabilities).split()[0])
+        plot_prediction(picture.digits, probabilities, title, plot_path, picture)
     if failures:
         show_pictures()  # the picture of the ones that could be read, before the exit
         sys.exit(1)
