@@ -950,7 +950,8 @@ def line_pixels(mask):
     lines, a margin line. A run of ink along a row at least LINE_LENGTH of the picture's width
     (or down a column, of its height), at most 2 * THIN_LINE of the picture thick. Runs are found by
     a morphological opening along the rows (the least, then the most, over that many pixels),
-    after gaps of up to 4 pixels (noise, a lighter spot) are closed."""
+    after gaps of up to 4 pixels (noise, a lighter spot) are closed. Where a stroke crosses a
+    line, the line's pixels between the stroke's two sides are not counted as the line's."""
     def opening(picture, size, axis):  # odd sizes, so that the two filters line up exactly
         size = 2 * (size // 2) + 1
         least = ndimage.minimum_filter1d(picture, size, axis=axis, mode="constant")  # no ink beyond the edges
@@ -966,7 +967,10 @@ def line_pixels(mask):
         runs = closing(mask.astype(np.uint8), 5, along)
         runs = opening(runs, round(LINE_LENGTH * mask.shape[along]), along)
         lines |= (runs > opening(runs, 2 * thin + 1, 1 - along)) & mask
-    return lines
+    # Where a stroke of the digit crosses a line, there is ink on both sides of it: that stays.
+    rest = (mask & ~lines).astype(np.uint8)
+    crossings = (closing(rest, 2 * thin + 3, 0) | closing(rest, 2 * thin + 3, 1)).astype(bool)
+    return lines & ~crossings
 
 
 def digit_parts(ink):

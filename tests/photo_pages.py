@@ -26,11 +26,13 @@ PAGE_TYPES = {
 
 
 def glyph_mask(font_path, text, size, font_size=150, centre=None):
-    """Where the ink of `text` in that font falls on a page of `size` (width, height): a bool array
-    [height, width]; `centre` (x, y) is where the text is centred, the page's centre by default."""
+    """Where the ink of `text` in that font (None: PIL's own, which every Pillow has) falls on a
+    page of `size` (width, height): a bool array [height, width]; `centre` (x, y) is where the
+    text is centred, the page's centre by default."""
     mask = Image.new("L", size, 0)
     centre = centre or (size[0] // 2, size[1] // 2)
-    ImageDraw.Draw(mask).text(centre, text, font=ImageFont.truetype(font_path, font_size), fill=255, anchor="mm")
+    font = ImageFont.truetype(font_path, font_size) if font_path else ImageFont.load_default(font_size)
+    ImageDraw.Draw(mask).text(centre, text, font=font, fill=255, anchor="mm")
     return np.asarray(mask) > 127
 
 
