@@ -1163,6 +1163,10 @@ def predict_images(model, paths, device, plot_path):
         with torch.no_grad():
             probabilities = model(picture.digits.to(device)).exp().cpu()  # [digits, 10]
         print(f"{path}: {reading_line(probabilities)}")
+        for top, left, bottom, right in picture.boxes:  # several digits that touch are one piece of ink
+            if right - left > 1.25 * (bottom - top):  # wider than nearly any one handwritten digit
+                print(f"mnist_mlp: note: {path} has ink wider than a digit; if it is digits that touch, "
+                      "leave a gap between them", file=sys.stderr)
         if first is None:
             first = (path, picture, probabilities)
     if plot_path and first:  # the first picture that could be read, and only that one
