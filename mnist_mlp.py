@@ -1025,8 +1025,9 @@ def find_digits(page):
     """The digits on a page (numpy [height, width], 0-1, dark ink on paper), left to right:
     (digits [number, 1, 28, 28] normalised as in training, the ink kept [height, width] 0-1, each
     digit's (top, left, bottom, right)); or what was found instead, as the end of a sentence
-    that starts with the picture's name. Digits shorter than 0.4 of the tallest are left out (a
-    dot, a dash)."""
+    that starts with the picture's name: blank, no digit left after cleaning, or not a digit on
+    paper (most ink off the edges and in many pieces, or over MAX_DIGITS digits). Digits shorter
+    than 0.4 of the tallest are left out (a dot, a dash)."""
     ink = remove_background(page)
     if ndimage.gaussian_filter(ink, 1.0).max() < 2 * LOW_INK:
         return "looks blank: no digit found"
@@ -1049,9 +1050,10 @@ def find_digits(page):
         if height >= 0.4 * tallest and len(rows):  # (a faint smudge is cut to nothing)
             kept = np.maximum(kept, digit)
             digits.append(centre_digit(torch.from_numpy(digit).float()))
-            digit_boxes.append((rows[0], columns[0], rows[-1] + 1, columns[-1] + 1))
+            digit_boxes.append((int(rows[0]), int(columns[0]), int(rows[-1]) + 1, int(columns[-1]) + 1))
     if not digits:
-        return "has no digit in it: after the paper's shading, specks and lines are taken out, no ink is left"
+        return ("has no digit in it: once the paper's shading, specks and lines are taken out, no ink is left; "
+                "write the digit darker, or larger")
     if len(digits) > MAX_DIGITS:
         return (f"does not look like a digit on paper: it has {len(digits)} separate marks of ink, more than "
                 f"a number of {MAX_DIGITS} digits")
