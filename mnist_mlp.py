@@ -263,12 +263,12 @@ IDX_FILES = ["train-images-idx3-ubyte", "train-labels-idx1-ubyte",  # MNIST's fo
 # (the median over its training digits, measured as 2 * area / edge pixels). Your digits' strokes
 # are made that wide when they are over a third wider or narrower.
 PEN_WIDTH_RATIO, PEN_WIDTH_SLACK = 0.11, 1 / 3
-# Formats the --plot picture can be saved in: what matplotlib writes, less PGF (it needs LaTeX).
 # Photos of paper (find_digits()): the paper's brightness is estimated over a window of a third of
-# the picture's shorter side; a pixel may be ink when it is LOW_INK darker than the paper (a share
-# of the paper's brightness); ruled lines are runs of ink over LINE_LENGTH of the picture, at most
-# THIN_LINE of it thick; more than MAX_DIGITS marks is not a number.
+# the picture's shorter side (1 / BACKGROUND_WINDOW); a pixel may be ink when it is LOW_INK darker
+# than the paper (a share of the paper's brightness); ruled lines are runs of ink over LINE_LENGTH
+# of the picture, at most 2 * THIN_LINE of it thick; more than MAX_DIGITS marks is not a number.
 BACKGROUND_WINDOW, LOW_INK, LINE_LENGTH, THIN_LINE, MAX_DIGITS = 3, 0.1, 0.85, 1 / 60, 10
+# Formats the --plot picture can be saved in: what matplotlib writes, less PGF (it needs LaTeX).
 PLOT_FORMATS = sorted(set(FigureCanvasBase.get_supported_filetypes()) - {"pgf"})
 
 
