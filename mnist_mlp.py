@@ -938,9 +938,11 @@ def remove_background(page):
     blurred or fat one; smaller windows eat the middle of thick strokes."""
     window = max(3, round(min(page.shape) / BACKGROUND_WINDOW))
     smooth = ndimage.gaussian_filter(page, 1.0)  # without it, noise would raise the paper's level
-    # Beyond the edges, the paper is taken to go on as it goes at the edge (an odd reflection): a
-    # shadow that darkens towards an edge would otherwise be seen as ink along that edge.
-    padded = np.pad(smooth, window, mode="reflect", reflect_type="odd").clip(smooth.min(), smooth.max())
+    # Beyond the edges, the paper is taken to go on as it goes at the edge (an odd reflection, so
+    # that a shadow darkening towards an edge is not seen as ink along it), never brighter than
+    # at the edge (the odd reflection of dark ink near the edge would be bright).
+    padded = np.minimum(np.pad(smooth, window, mode="reflect", reflect_type="odd"),
+                        np.pad(smooth, window, mode="edge"))
     paper = ndimage.grey_closing(padded, size=(window, window))[window: -window, window: -window]
     return (1 - page / np.maximum(paper, 0.02)).clip(0, 1)
 
@@ -1001,9 +1003,10 @@ def digit_parts(ink):
 def group_into_digits(boxes):
     """Pieces of ink grouped into digits, left to right. A piece belongs to the digit on its left
     if they share at least a quarter of the narrower's width (a stroke cut by a ruled line), or
-    if they nearly touch and one is under 0.6 of the other's height (a 5's loose top bar); digits
-    of a number stand side by side, about as tall as each other. `boxes`: each piece's (top,
-    left, bottom, right); returns the digits, each a list of its pieces' places in `boxes`."""
+    if the paper between them is under a tenth of the taller's height (a 5's loose top bar, a
+    stroke that stops short): the digits of a number stand side by side, with a gap. `boxes`:
+    each piece's (top, left, bottom, right); returns the digits, each a list of its pieces'
+    places in `boxes`."""
     groups, spans = [], []  # the pieces of each digit so far, and its box
     for piece in sorted(range(len(boxes)), key=lambda piece: boxes[piece][1]):
         top, left, bottom, right = boxes[piece]
@@ -1011,8 +1014,7 @@ def group_into_digits(boxes):
             last = spans[-1]
             shared = min(right, last[3]) - max(left, last[1])
             heights = sorted((bottom - top, last[2] - last[0]))
-            if shared >= 0.25 * min(right - left, last[3] - last[1]) or \
-                    (shared >= -0.1 * heights[1] and heights[0] < 0.6 * heights[1]):
+            if shared >= 0.25 * min(right - left, last[3] - last[1]) or shared >= -0.1 * heights[1]:
                 groups[-1].append(piece)
                 spans[-1] = (min(top, last[0]), min(left, last[1]), max(bottom, last[2]), max(right, last[3]))
                 continue
@@ -1165,10 +1167,6 @@ def predict_images(model, paths, device, plot_path):
         with torch.no_grad():
             probabilities = model(picture.digits.to(device)).exp().cpu()  # [digits, 10]
         print(f"{path}: {reading_line(probabilities)}")
-        for top, left, bottom, right in picture.boxes:  # several digits that touch are one piece of ink
-            if right - left > 1.25 * (bottom - top):  # wider than nearly any one handwritten digit
-                print(f"mnist_mlp: note: {path} has ink wider than a digit; if it is digits that touch, "
-                      "leave a gap between them", file=sys.stderr)
         if first is None:
             first = (path, picture, probabilities)
     if plot_path and first:  # the first picture that could be read, and only that one

@@ -126,16 +126,6 @@ def test_one_digit_is_printed_as_before(trained_model, tmp_path, capsys):
     assert re.fullmatch(rf"{re.escape(str(path))}: \d \(\d+\.\d%\); then \d \(\d+\.\d%\), \d \(\d+\.\d%\)", line)
 
 
-def test_digits_that_touch_are_not_read_silently_as_one(trained_model, tmp_path, capsys):
-    letters = glyph_mask(FONT, "0", (360, 480), centre=(150, 240)) | glyph_mask(FONT, "0", (360, 480),
-                                                                             centre=(215, 240))  # "00", touching
-    path = tmp_path / "touching.png"
-    Image.fromarray(np.where(letters, 0, 255).astype(np.uint8)).save(path)
-    mnist_mlp.run(["--load-model", trained_model, "--predict", str(path), "--no-plot"])
-    out, err = capsys.readouterr()
-    assert f"{path}: " in out and "digits that touch" in err
-
-
 @pytest.mark.parametrize("picture, message", [
     ("blank", "looks blank: no digit found"),
     ("face", "does not look like a digit on paper"),
