@@ -71,7 +71,8 @@ def run_as_a_user(*args, closed_port_url, cwd=None):
     if os.geteuid() == 0:
         before = ("import argparse, contextlib, gzip, http.client, math, os, pickle, shutil, socket, warnings, "
                   "zipfile, zlib, matplotlib.pyplot, matplotlib.backend_bases, matplotlib.backends, PIL.Image, "
-                  "PIL.ImageOps, torchvision.transforms.functional, tqdm\n"
+                  "PIL.ImageOps, torchvision.transforms.functional, tqdm, importlib.util, typing, numpy, "
+                  "scipy.ndimage, matplotlib.patches\n"
                   "import io, torch; PIL.Image.init(); saved = io.BytesIO(); torch.save({}, saved); saved.seek(0)\n"
                   "torch.load(saved, weights_only=True)  # what it imports on first use\n"
                   "os.setgid(65534); os.setuid(65534)")
