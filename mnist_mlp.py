@@ -316,6 +316,10 @@ def run(argv=None):
         if args.draw:  # a window to draw digits in with the mouse: see "Draw your own" in README.md
             draw_digits(model, device)
         show_pictures()  # last, so that nothing waits for a window to be closed
+    except BrokenPipeError:  # the output piped into a program that stopped reading (| head)
+        # As Python's documentation advises: what is still to be printed goes nowhere, quietly.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(1)
     except KeyboardInterrupt:  # files are written whole or not at all (see save_model())
         print(file=sys.stderr)  # off the line that ^C was echoed on
         print("mnist_mlp: stopped by Ctrl-C", file=sys.stderr)
@@ -1040,6 +1044,8 @@ def read_weights_file(path):
         # weights_only=True reads tensors and plain containers only: a full pickle can carry code
         # that runs as it loads. map_location="cpu": tensors saved on a GPU load without one, and
         # a checkpoint's optimizer state stays off the GPU (the network is moved there after).
+        if not starts_as_torch_saves(path):  # a text file, say: torch.load's errors for it are KeyErrors
+            fail(f"{name} is not a PyTorch weights file saved with --save-model")
         return torch.load(path, map_location="cpu", weights_only=True)
     except FileNotFoundError:
         fail(f"there is no model file {name}")
@@ -1052,6 +1058,14 @@ def read_weights_file(path):
             raise
         fail_if_code(path)
         fail(f"{name} is not a PyTorch weights file saved with --save-model (or it was cut off)")
+
+
+def starts_as_torch_saves(path):
+    """Whether the file PATH starts as torch.save writes one: a zip archive (PyTorch 1.6 and later),
+    or a pickle of protocol 2 (the older format)."""
+    with open(path, "rb") as file:
+        start = file.read(2)
+    return start == b"PK" or start == b"\x80\x02"
 
 
 def is_torchscript(path):

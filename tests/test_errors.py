@@ -202,7 +202,9 @@ def test_missing_and_extra_layers_are_named(trained_model, tmp_path):
     (lambda path: os.mkdir(path), "is a folder, not a model file"),
     (lambda path: open(path, "wb").close(), "is empty (0 bytes)"),
     (lambda path: open(path, "w").write("not a model"), "is not a PyTorch weights file"),
-], ids=["folder", "empty", "text"])
+    (lambda path: open(path, "w").write("hidden_units=86\n"), "is not a PyTorch weights file"),  # h: KeyError
+    (lambda path: open(path, "w").write("joe\n"), "is not a PyTorch weights file"),  # j: struct.error
+], ids=["folder", "empty", "text", "text starting with h", "text starting with j"])
 def test_a_model_file_that_cannot_be_used_says_why(tmp_path, make, message):
     path = str(tmp_path / "model.pt")
     make(path)
