@@ -142,6 +142,22 @@ def real_model(tmp_path_factory):
     return path
 
 
+def readings(output):
+    """The --predict lines of an output: "picture: 7 (96.1%); then ..."."""
+    return [line for line in output.splitlines() if "; then " in line]
+
+
+@pytest.fixture(scope="session")
+def seven(tmp_path_factory):
+    """A picture of a 7: two thick dark strokes on a white page."""
+    from PIL import Image
+
+    picture = 255 - draw_strokes([(60, 60, 240, 60), (240, 60, 120, 260)], size=300, radius=14) * 255
+    path = tmp_path_factory.mktemp("pictures") / "seven.png"
+    Image.fromarray(picture.astype("uint8")).save(path)
+    return str(path)
+
+
 @pytest.fixture(scope="session")
 def closed_port_url():
     """A URL on this machine where nothing listens: a bound socket that never accepts."""

@@ -16,24 +16,10 @@ import zipfile
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import ROOT, SCRIPT, draw_strokes, error_of, run_script, synthetic_digits
+from conftest import ROOT, SCRIPT, error_of, readings, run_script, synthetic_digits
 from PIL import Image
 
 import mnist_mlp
-
-
-def readings(output):
-    """The --predict lines of an output: "picture: 7 (96.1%); then ..."."""
-    return [line for line in output.splitlines() if "; then " in line]
-
-
-@pytest.fixture(scope="module")
-def seven(tmp_path_factory):
-    """A picture of a 7: two thick dark strokes on a white page."""
-    picture = 255 - draw_strokes([(60, 60, 240, 60), (240, 60, 120, 260)], size=300, radius=14) * 255
-    path = tmp_path_factory.mktemp("pictures") / "seven.png"
-    Image.fromarray(picture.astype("uint8")).save(path)
-    return str(path)
 
 
 @pytest.fixture(scope="module")

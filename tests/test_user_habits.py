@@ -9,30 +9,13 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 
 import pytest
 import torch
-from conftest import SCRIPT, error_of, run_script, write_mnist
+from conftest import SCRIPT, error_of, readings, run_script
 from PIL import Image
 
 import mnist_mlp
-
-
-def readings(output):
-    """The --predict lines of an output: "picture: 7 (96.1%); then ..."."""
-    return [line for line in output.splitlines() if "; then " in line]
-
-
-@pytest.fixture(scope="module")
-def seven(tmp_path_factory):
-    """A picture of a 7: two thick dark strokes on a white page."""
-    from conftest import draw_strokes
-
-    picture = 255 - draw_strokes([(60, 60, 240, 60), (240, 60, 120, 260)], size=300, radius=14) * 255
-    path = tmp_path_factory.mktemp("pictures") / "seven.png"
-    Image.fromarray(picture.astype("uint8")).save(path)
-    return str(path)
 
 
 # --- weights files (--load-model) -----------------------------------------------------------------
