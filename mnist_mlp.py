@@ -265,7 +265,16 @@ import zipfile  # a TorchScript export is a zip archive
 import zlib  # its error: a gzipped file whose contents are damaged
 from typing import NamedTuple  # PreparedPicture: a picture's digits, with what the plot shows of it
 
-import matplotlib.pyplot as plt  # draws the pictures and the drawing pad
+try:
+    import matplotlib.pyplot as plt  # draws the pictures and the drawing pad
+except ValueError as error:  # matplotlib refuses, as it is imported, an MPLBACKEND it does not know
+    if "MPLBACKEND" not in os.environ:
+        raise
+    print(f"MPLBACKEND={os.environ.pop('MPLBACKEND')} is not a backend matplotlib knows, so it is ignored "
+          f"({str(error).split('; ')[-1]}): fix it or unset it", file=sys.stderr)
+    for name in [name for name in sys.modules if name.split(".")[0] == "matplotlib"]:
+        del sys.modules[name]  # the parts the failed import left: matplotlib is imported afresh
+    import matplotlib.pyplot as plt
 from matplotlib.backend_bases import FigureCanvasBase, MouseButton  # picture formats; mouse buttons
 from matplotlib.backends import BackendFilter, backend_registry  # can this matplotlib open windows?
 from matplotlib.patches import Rectangle  # the boxes around the digits found in your picture

@@ -421,3 +421,11 @@ def test_help_names_the_program_and_every_picture_format(closed_port_url):
     result = subprocess.run([sys.executable, SCRIPT, "--help"], capture_output=True, text=True, timeout=120)
     assert result.stdout.startswith("usage: mnist_mlp ")
     assert "PNG, JPEG, BMP, WebP, TIFF or GIF" in " ".join(result.stdout.split())  # help wraps its lines
+
+
+def test_an_mplbackend_matplotlib_does_not_know_is_ignored_with_a_line(closed_port_url):
+    result = run_script("--help", closed_port_url=closed_port_url, env={"MPLBACKEND": "tk"})  # a typo for tkagg
+    assert result.returncode == 0 and "Traceback" not in result.stderr
+    assert "MPLBACKEND=tk is not a backend matplotlib knows, so it is ignored" in result.stderr
+    assert "tkagg" in result.stderr and "usage: mnist_mlp" in result.stdout
+
