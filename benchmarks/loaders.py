@@ -1,4 +1,4 @@
-"""The README's speed tip: a faster training loader than the lesson's DataLoader(..., shuffle=True).
+"""docs/performance.md's speed tip: a faster training loader than the lesson's DataLoader(..., shuffle=True).
 
 Both DataLoaders below give the same batches, in the same order for the same seed. The lesson's,
 DataLoader(train_set, batch_size=128, shuffle=True), fetches each picture on its own and stacks
@@ -36,7 +36,7 @@ def main():
 
     train_set, _ = mnist_mlp.load_mnist(args.data_dir)
     train_set = TensorDataset(mnist_mlp.prepare(train_set.data), train_set.targets)  # as the lesson has them
-    batch_size = mnist_mlp.BATCH_SIZE
+    batch_size = mnist_mlp.parse_args([]).batch_size  # the lesson's default
     loaders = {
         "DataLoader(..., shuffle=True)": lambda: DataLoader(train_set, batch_size=batch_size, shuffle=True),
         "BatchSampler(RandomSampler(...))": lambda: DataLoader(
@@ -53,8 +53,8 @@ def main():
     print(f"the same first three batches for the same seed: {same}")
 
     model = mnist_mlp.Net()
-    optimizer, scheduler = mnist_mlp.make_optimizer(  # as the lesson makes them, over every epoch timed
-        model, mnist_mlp.LEARNING_RATE, args.rounds * len(loaders), math.ceil(len(train_set) / batch_size))
+    steps = args.rounds * len(loaders) * math.ceil(len(train_set) / batch_size)  # every epoch timed
+    optimizer, scheduler = mnist_mlp.make_optimizer(model, mnist_mlp.parse_args([]).lr, steps)
     loader_only = {name: [] for name in loaders}
     epoch = {name: [] for name in loaders}
     for round_number in range(args.rounds):
@@ -66,7 +66,7 @@ def main():
             loader_only[name].append(time.perf_counter() - start)
             start = time.perf_counter()
             with contextlib.redirect_stdout(io.StringIO()):  # no progress bar, but just in case
-                mnist_mlp.train(model, torch.device("cpu"), loader, optimizer, scheduler, 1, 1)
+                mnist_mlp.train(model, torch.device("cpu"), loader, optimizer, scheduler, 1)
             epoch[name].append(time.perf_counter() - start)
     print(f"\nmedians of {args.rounds} rounds, in seconds, on the CPU\n")
     print("| loader | one pass over the loader alone | one training epoch |")
