@@ -1,16 +1,14 @@
-"""How long one update of the drawing pad (--draw) takes, as the mouse moves: the network's new
-reading, and the repaint of the window.
+"""How long one update of the drawing pad takes as the mouse moves (the network's new reading and
+the repaint), this project's play/pad.py against the one-file pad of commit a18eef4, in one process.
 
-    python benchmarks/drawing_pad.py                  # in a real window, when there is a display
-    MPLBACKEND=Agg python benchmarks/drawing_pad.py   # headless: the same figure, drawn by Agg
-    MPLBACKEND=Agg python benchmarks/drawing_pad.py --against OLD/mnist_mlp.py   # this pad against another's
+    MPLBACKEND=Agg python benchmarks/drawing_pad.py      # headless: Agg draws, and a blit copies nothing
+    python benchmarks/drawing_pad.py                     # in real windows, where there is a display (Xvfb too)
+    python benchmarks/drawing_pad.py --against OLD/mnist_mlp.py   # another version's DrawingPad
 
-It sends the pad the same mouse events a window would (a long zig-zag stroke) and times each move,
-then repeats with blitting switched off (every update a full redraw), alternating the two.
-The network is untrained: its weights do not change the time. Medians of all moves. With
---against, this file's pad and that file's (another version, e.g. a `git worktree` of an older
-commit) are timed instead, in one process, alternating (each first in every other round), both
-blitting.
+Both pads get the same mouse events that a window would send them (a long zig-zag stroke, as
+drawn by a fast hand) and each move is timed, the canvas's pending work included. Rounds
+alternate, each pad first in every other round; medians of all moves. The network is untrained:
+its weights do not change the time.
 """
 
 import argparse
@@ -19,24 +17,31 @@ import importlib.util
 import io
 import os
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 
 import matplotlib.pyplot as plt
 import torch
 from matplotlib.backend_bases import KeyEvent, MouseButton, MouseEvent
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
 import mnist_mlp  # noqa: E402
+from play.pad import DrawingPad  # noqa: E402
+
+OLD = "a18eef4"  # the last commit with the pad inside mnist_mlp.py
 
 
 def send(figure, name, x, y, button=None):
+    """A mouse event at (x, y) in pad pixels (0-200, y downwards); the pad is the figure's first axes."""
     screen_x, screen_y = figure.axes[0].transData.transform((x, y))
     figure.canvas.callbacks.process(name, MouseEvent(name, figure.canvas, screen_x, screen_y, button=button))
 
 
 def time_moves(figure, moves):
-    """Seconds per mouse move over one zig-zag stroke, the window's pending work included."""
+    """Seconds per mouse move over one zig-zag stroke, the window's pending work included; then c."""
     send(figure, "button_press_event", 20, 20, button=MouseButton.LEFT)
     times = []
     for i in range(moves):
@@ -50,67 +55,50 @@ def time_moves(figure, moves):
     return times
 
 
+def old_module(path):
+    """The mnist_mlp.py at PATH, or at commit a18eef4 of this repository, imported as a module."""
+    if path is None:
+        source = subprocess.run(["git", "-C", ROOT, "show", f"{OLD}:mnist_mlp.py"], capture_output=True,
+                                text=True, check=True).stdout
+        path = os.path.join(tempfile.mkdtemp(), "mnist_mlp_a18eef4.py")
+        with open(path, "w") as file:
+            file.write(source)
+    spec = importlib.util.spec_from_file_location("old_mnist_mlp", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module, path
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--moves", type=int, default=100, help="mouse moves per round (default: 100)")
-    parser.add_argument("--rounds", type=int, default=3, help="rounds of each kind (default: 3)")
-    parser.add_argument("--against", metavar="PATH", help="another mnist_mlp.py, its pad timed against this one")
+    parser.add_argument("--rounds", type=int, default=6, help="rounds of each pad (default: 6)")
+    parser.add_argument("--against", metavar="PATH", help=f"another mnist_mlp.py (default: commit {OLD}'s)")
     args = parser.parse_args()
     torch.manual_seed(0)
-    if args.against:
-        return compare(args.against, args.moves, args.rounds)
-    model = mnist_mlp.Net().eval()
-    pad = mnist_mlp.DrawingPad(model, torch.device("cpu"))  # kept referenced: its handlers are held weakly
-    figure = pad.figure
+    old, old_path = old_module(args.against)
+    pads = {"play/pad.py": DrawingPad(mnist_mlp.Net()),  # kept referenced while timed
+            f"old DrawingPad ({args.against or OLD})": old.DrawingPad(old.Net().eval(), torch.device("cpu"))}
     window = plt.get_backend().lower() != "agg"
     if window:
         plt.show(block=False)
-        plt.pause(1)  # the window opens and draws itself once
-    else:
-        figure.canvas.draw()
-    canvas_class = type(figure.canvas)
-    can_blit = canvas_class.supports_blit
-    results = {"blitting (what --draw does)": [], "full redraw every move": []}
-    for _ in range(args.rounds):
-        for kind in results:
-            canvas_class.supports_blit = can_blit and kind.startswith("blitting")  # off: the pad redraws all
-            with contextlib.redirect_stdout(io.StringIO()):  # the pad prints a line per stroke
-                results[kind] += time_moves(figure, args.moves)
-            figure.canvas.draw()
-    ink = torch.zeros(mnist_mlp.PAD_PIXELS, mnist_mlp.PAD_PIXELS)
-    ink[30:170, 90:110] = 1
-    reading = []
-    for _ in range(200):
-        start = time.perf_counter()
-        with torch.no_grad():
-            model(mnist_mlp.centre_digit(ink)).exp()
-        reading.append(time.perf_counter() - start)
-    print(f"backend {plt.get_backend()}, window {figure.bbox.width:.0f}x{figure.bbox.height:.0f} pixels, "
-          f"torch {torch.get_num_threads()} threads")
-    print(f"the network's reading alone (centre_digit + forward): {1000 * statistics.median(reading):.1f} ms")
-    for kind, times in results.items():
-        print(f"one update, {kind}: median {1000 * statistics.median(times):.1f} ms over {len(times)} moves")
-    plt.close(figure)
-
-
-def compare(path, moves, rounds):
-    """This file's pad against PATH's, alternating rounds of MOVES moves in one process: medians."""
-    spec = importlib.util.spec_from_file_location("other_mnist_mlp", path)
-    other = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(other)
-    pads = {"this": mnist_mlp.DrawingPad(mnist_mlp.Net().eval(), torch.device("cpu")),
-            path: other.DrawingPad(other.Net().eval(), torch.device("cpu"))}  # kept referenced
-    times = {name: [] for name in pads}
+        plt.pause(2)  # the windows open and draw themselves once
     for pad in pads.values():
         pad.figure.canvas.draw()
-    for round_number in range(rounds):
+    times = {name: [] for name in pads}
+    for round_number in range(args.rounds):
         order = list(pads.items())
         for name, pad in order if round_number % 2 == 0 else order[::-1]:  # each first in turn
-            with contextlib.redirect_stdout(io.StringIO()):
-                times[name] += time_moves(pad.figure, moves)
+            with contextlib.redirect_stdout(io.StringIO()):  # the pads print a line per stroke
+                times[name] += time_moves(pad.figure, args.moves)
             pad.figure.canvas.draw()
+    figure = next(iter(pads.values())).figure
+    print(f"backend {plt.get_backend()}, window {figure.bbox.width:.0f}x{figure.bbox.height:.0f} pixels, "
+          f"torch {torch.__version__} with {torch.get_num_threads()} threads, load {os.getloadavg()[0]:.1f}; "
+          f"old pad from {old_path}")
     for name, taken in times.items():
         print(f"one update, {name}: median {1000 * statistics.median(taken):.1f} ms over {len(taken)} moves")
+    plt.close("all")
 
 
 if __name__ == "__main__":

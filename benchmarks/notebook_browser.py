@@ -4,17 +4,16 @@ ActionChains, so the browser makes the mouse events, with the buttons held).
 
     python -m venv --system-site-packages venv && venv/bin/pip install jupyterlab ipympl selenium
     apt-get install chromium chromium-driver
-    python mnist_mlp.py --data-dir DATA --no-plot --save-model m.pt      # a network trained on MNIST
-    venv/bin/python benchmarks/notebook_browser.py --data-dir DATA --model m.pt --out shots/
+    venv/bin/python benchmarks/notebook_browser.py --data-dir DATA --out shots/
 
-The cells: `%env MNIST_DATA=DATA`, `%run mnist_mlp.py --epochs 1` (is there a progress bar while
-it trains? one picture below the cell?), `%matplotlib widget`, `%run mnist_mlp.py --load-model m.pt
---draw` (one figure, no toolbar, as wide as the cell at most), `%run mnist_mlp.py --load-model m.pt`
-(its picture, one figure, and the pad left open); then, on the pad, a 7 drawn with the mouse (ink,
-the inset following the stroke while the button is held, "drawing: 7" below the pad), a right-click
-and, after another 7, `c` (the pad black again each time). Screenshots go to --out. It prints
-one line per check and exits 1 if one failed; where JupyterLab, ipympl, selenium or Chromium is
-missing it says which and exits 0 (skipped), so that it never fails for want of a browser.
+The notebook, in a folder with a copy of mnist_mlp.py, play/ and docs/seven.png: `%env MNIST_DATA=DATA`;
+`%run mnist_mlp.py --epochs 1` (a progress bar while it trains? one picture below the cell?);
+`%matplotlib widget`; `import play; play.draw(model)` (exactly one figure, no toolbar, as wide as
+the cell at most; then a 7 drawn with the mouse: ink, the inset following the stroke while the
+button is held, "drawing: 7" below the pad; a right-click, and after another 7 `c`, each leaving
+the pad black); `play.read(model, "seven.png")` and `play.inside(model, DATA)` (a picture each,
+and still one pad above). It prints one line per check and exits 1 if one failed; where JupyterLab,
+ipympl, selenium or Chromium is missing it says which and exits 0 (skipped). Screenshots go to --out.
 """
 
 import argparse
@@ -28,20 +27,37 @@ import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SEVEN = [(0.05, 0), (0.95, 0), (0.4, 1)]  # the tests' 7 (tests/test_drawing_pad.py), in a box 0.65 x 1
+SEVEN = [(45, 35), (150, 35), (85, 170)]  # in pad pixels (0-200, y downwards), as in tests/test_pad.py
 FIGURE = (0.02, 0.03, 0.56, 0.89)  # the pad's box in the figure, as DrawingPad.lay_out() places it
+INSET = (0.66, 0.16, 0.77, 0.35)  # inside "what the network sees", as fractions of the canvas from its top left
+PAD = (0.05, 0.1, 0.55, 0.95)  # well inside the pad
+CHROMIUM_FLAGS = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                  "--disable-background-networking", "--disable-component-update", "--no-first-run",
+                  "--window-size=1280,1100")
 
 
 def missing():
     """What this check needs and is not here, as a sentence; None if all is here."""
-    needs = [name for name in ("jupyterlab", "ipympl", "selenium") if not _importable(name)]
+    import importlib.util
+    needs = [name for name in ("jupyterlab", "ipympl", "selenium") if importlib.util.find_spec(name) is None]
     needs += [tool for tool in ("chromium", "chromedriver") if shutil.which(tool) is None]
     return f"skipped: not installed here: {', '.join(needs)}" if needs else None
 
 
-def _importable(name):
-    import importlib.util
-    return importlib.util.find_spec(name) is not None
+def write_notebook(folder, data_dir):
+    cells = [f"%env MNIST_DATA={data_dir}", "%run mnist_mlp.py --epochs 1", "%matplotlib widget",
+             "import play\nplay.draw(model)", 'play.read(model, "seven.png")', f'play.inside(model, "{data_dir}")']
+    notebook = {"nbformat": 4, "nbformat_minor": 5, "metadata": {"kernelspec": {
+        "name": "python3", "display_name": "Python 3", "language": "python"}},
+        "cells": [{"cell_type": "code", "metadata": {}, "source": cell, "outputs": [], "execution_count": None,
+                   "id": f"cell{index}"} for index, cell in enumerate(cells)]}
+    with open(os.path.join(folder, "check.ipynb"), "w") as file:
+        json.dump(notebook, file)
+    shutil.copy(os.path.join(ROOT, "mnist_mlp.py"), folder)
+    shutil.copy(os.path.join(ROOT, "docs", "seven.png"), folder)
+    shutil.copytree(os.path.join(ROOT, "play"), os.path.join(folder, "play"),
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    return len(cells)
 
 
 def start_jupyterlab(folder):
@@ -49,9 +65,15 @@ def start_jupyterlab(folder):
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
+    # A configuration of its own, in FOLDER: without the "get notified about Jupyter news?" box over the cells.
+    config = os.path.join(folder, ".jupyter")
+    os.makedirs(os.path.join(config, "labconfig"))
+    with open(os.path.join(config, "labconfig", "page_config.json"), "w") as file:
+        json.dump({"disabledExtensions": {"@jupyterlab/apputils-extension:announcements": True}}, file)
     server = subprocess.Popen(
         [sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}", "--ServerApp.token=check",
          f"--ServerApp.root_dir={folder}", "--LabApp.expose_app_in_browser=True", "--allow-root"],
+        env={**os.environ, "JUPYTER_CONFIG_DIR": config},
         stdout=subprocess.DEVNULL, stderr=open(os.path.join(folder, "jupyterlab.log"), "w"))
     for _ in range(120):
         try:
@@ -63,23 +85,12 @@ def start_jupyterlab(folder):
     raise SystemExit("notebook_browser: JupyterLab did not start in 60 s; see jupyterlab.log")
 
 
-def write_notebook(folder, data_dir, model):
-    cells = [f"%env MNIST_DATA={data_dir}", "%run mnist_mlp.py --epochs 1", "%matplotlib widget",
-             f"%run mnist_mlp.py --load-model {model} --draw", f"%run mnist_mlp.py --load-model {model}"]
-    notebook = {"nbformat": 4, "nbformat_minor": 5, "metadata": {"kernelspec": {
-        "name": "python3", "display_name": "Python 3", "language": "python"}},
-        "cells": [{"cell_type": "code", "metadata": {}, "source": cell, "outputs": [], "execution_count": None,
-                   "id": f"cell{index}"} for index, cell in enumerate(cells)]}
-    with open(os.path.join(folder, "check.ipynb"), "w") as file:
-        json.dump(notebook, file)
-    shutil.copy(os.path.join(ROOT, "mnist_mlp.py"), folder)
-
-
 def open_browser(url):
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
     options = webdriver.ChromeOptions()
-    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,1100"):
+    options.binary_location = shutil.which("chromium")
+    for flag in CHROMIUM_FLAGS:
         options.add_argument(flag)
     browser = webdriver.Chrome(options=options, service=Service(shutil.which("chromedriver")))
     browser.get(url)
@@ -108,16 +119,29 @@ def run_cell(browser, index, while_running=None, limit=300):
         done = browser.execute_script("""const cell = window.jupyterapp.shell.currentWidget.content.widgets[arguments[0]];
             return cell.model.executionCount !== null && cell.promptNode.textContent.indexOf('*') < 0;""", index)
         if done and browser.execute_script(KERNEL_STATUS) == "idle":
+            time.sleep(1)  # the outputs' widgets render
             return
         time.sleep(0.5)
     raise SystemExit(f"notebook_browser: cell {index} did not finish in {limit} s")
 
 
+def cell(browser, index):
+    from selenium.webdriver.common.by import By
+    return browser.find_elements(By.CSS_SELECTOR, ".jp-Notebook .jp-Cell")[index]
+
+
 def output_of(browser, index):
     """Cell INDEX's output area, as a selenium element."""
     from selenium.webdriver.common.by import By
-    return browser.find_elements(By.CSS_SELECTOR, ".jp-Notebook .jp-Cell")[index].find_element(
-        By.CSS_SELECTOR, ".jp-Cell-outputWrapper")
+    return cell(browser, index).find_element(By.CSS_SELECTOR, ".jp-Cell-outputWrapper")
+
+
+def figures_in(browser, index):
+    """(live ipympl figures, still pictures) in cell INDEX's output."""
+    from selenium.webdriver.common.by import By
+    output = output_of(browser, index)
+    return (len(output.find_elements(By.CSS_SELECTOR, ".jupyter-matplotlib-figure")),
+            len(output.find_elements(By.CSS_SELECTOR, ".jp-RenderedImage img")))
 
 
 def watch_progress(browser, index, seen, out):
@@ -126,7 +150,7 @@ def watch_progress(browser, index, seen, out):
     output = output_of(browser, index)
     widget = output.find_elements(By.CSS_SELECTOR, ".widget-hprogress, .widget-progress, progress")
     text = output.text
-    if widget or ("Epoch 1/1" in text and "%|" in text):
+    if widget or "%|" in text:
         seen.append("a widget" if widget else "text")
         if len(seen) <= 6:  # a little way in
             browser.save_screenshot(os.path.join(out, "1-progress-bar.png"))
@@ -153,51 +177,46 @@ def brightest(canvas, box):
                          int(bottom * height))).getextrema()[1]
 
 
-def draw_seven(browser, canvas, out):
-    """Draw the 7 with the mouse, 140 pad pixels tall; True if the inset showed the digit mid-stroke."""
-    from selenium.webdriver import ActionChains
-    offset, width, height = pad_geometry(canvas)
-    points = [(45 + 0.65 * 140 * x, 30 + 140 * y) for x, y in SEVEN]
-    actions = ActionChains(browser, duration=20)
-    actions.move_to_element_with_offset(canvas, *map(round, offset(*points[0]))).click_and_hold()
-    at = offset(*points[0])
-    for step in range(1, 11):  # the top bar, in ten moves
-        target = offset(points[0][0] + (points[1][0] - points[0][0]) * step / 10, points[0][1])
+def move_through(actions, offset, at, start, end, steps=10):
+    """Add STEPS moves from pad pixel START to END to ACTIONS; returns where the pointer is, in CSS offsets."""
+    for step in range(1, steps + 1):
+        target = offset(start[0] + (end[0] - start[0]) * step / steps, start[1] + (end[1] - start[1]) * step / steps)
         actions.move_by_offset(round(target[0] - at[0]), round(target[1] - at[1]))
         at = (at[0] + round(target[0] - at[0]), at[1] + round(target[1] - at[1]))
+    return at
+
+
+def draw_seven(browser, canvas, out):
+    """Draw the 7 with the mouse, one stroke; True if the inset showed the digit mid-stroke."""
+    from selenium.webdriver import ActionChains
+    offset = pad_geometry(canvas)[0]
+    actions = ActionChains(browser, duration=20)
+    actions.move_to_element_with_offset(canvas, *map(round, offset(*SEVEN[0]))).click_and_hold()
+    at = move_through(actions, offset, offset(*SEVEN[0]), SEVEN[0], SEVEN[1])  # the top bar
     actions.perform()
     time.sleep(1)
     live = brightest(canvas, INSET) > 200  # the button still held: "what the network sees" has the ink
     browser.save_screenshot(os.path.join(out, "3-mid-stroke.png"))
     actions = ActionChains(browser, duration=20)
-    for step in range(1, 11):  # the downstroke
-        target = offset(points[1][0] + (points[2][0] - points[1][0]) * step / 10,
-                        points[1][1] + (points[2][1] - points[1][1]) * step / 10)
-        actions.move_by_offset(round(target[0] - at[0]), round(target[1] - at[1]))
-        at = (at[0] + round(target[0] - at[0]), at[1] + round(target[1] - at[1]))
+    move_through(actions, offset, at, SEVEN[1], SEVEN[2])  # the downstroke
     actions.release().perform()
     return live
 
 
-INSET = (0.66, 0.16, 0.77, 0.35)  # inside "what the network sees", as fractions of the canvas from its top left
-PAD = (0.05, 0.1, 0.55, 0.95)  # well inside the pad
-
-
-def check_pad(browser, out, checks):
+def check_pad(browser, index, out, checks):
     from selenium.webdriver import ActionChains
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
-    output = output_of(browser, 3)
-    figures = [len(output_of(browser, index).find_elements(By.CSS_SELECTOR, ".jupyter-matplotlib-figure"))
-               for index in range(5)]
-    checks[f"one figure in the --draw cell, one in the next, none elsewhere ({figures})"] = figures == [0, 0, 0, 1, 1]
+    output = output_of(browser, index)
+    checks[f"exactly one live figure, the pad, in the draw cell ({figures_in(browser, index)})"] = (
+        figures_in(browser, index) == (1, 0))
     toolbars = [element for element in output.find_elements(By.CSS_SELECTOR, ".jupyter-matplotlib-toolbar, "
                 ".jupyter-matplotlib-header, .jupyter-matplotlib-footer") if element.is_displayed()]
     checks["no toolbar, header or footer on the pad"] = not toolbars
     area = output.find_element(By.CSS_SELECTOR, ".jp-OutputArea")
     checks["no horizontal scroll bar (the figure fits the cell)"] = browser.execute_script(
         "return arguments[0].scrollWidth <= arguments[0].clientWidth", area)
-    canvas = browser.find_element(By.CSS_SELECTOR, ".jupyter-matplotlib-canvas-div")
+    canvas = output.find_element(By.CSS_SELECTOR, ".jupyter-matplotlib-canvas-div")
     browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", canvas)
     time.sleep(1)
     checks["the pad is black before drawing"] = brightest(canvas, PAD) < 40
@@ -205,10 +224,11 @@ def check_pad(browser, out, checks):
     checks["the reading follows the stroke while the button is held"] = draw_seven(browser, canvas, out)
     time.sleep(2)
     browser.save_screenshot(os.path.join(out, "4-seven.png"))
+    cell(browser, index).screenshot(os.path.join(out, "notebook_pad.png"))
     checks["the 7 shows ink on the pad"] = brightest(canvas, PAD) > 200
     lines = [line for line in output.text.splitlines() if line.startswith("drawing: ")]
     print(f"  below the pad: {lines}")
-    checks["'drawing: 7 ...' below the pad"] = len(lines) == 1 and lines[0].startswith("drawing: 7 ")
+    checks["'drawing: 7 (...)' below the pad"] = len(lines) == 1 and lines[0].startswith("drawing: 7 (")
     offset = pad_geometry(canvas)[0]
     ActionChains(browser).move_to_element_with_offset(canvas, *map(round, offset(100, 100))).context_click().perform()
     time.sleep(2)
@@ -217,17 +237,28 @@ def check_pad(browser, out, checks):
     ActionChains(browser).send_keys(Keys.ESCAPE).perform()  # a context menu, if one opened
     draw_seven(browser, canvas, out)
     time.sleep(1)
-    print("  focused:", browser.execute_script("return document.activeElement.className"))
     ActionChains(browser).send_keys("c").perform()
     time.sleep(2)
     browser.save_screenshot(os.path.join(out, "6-c.png"))
     checks["c clears the pad and the inset"] = brightest(canvas, PAD) < 40 and brightest(canvas, INSET) < 40
 
 
+def check_picture_cell(browser, index, name, expect, out, checks):
+    """A cell that shows one picture: one figure (live or still), EXPECT in its text, no traceback."""
+    run_cell(browser, index)
+    output = output_of(browser, index)
+    browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", output)
+    time.sleep(1)
+    cell(browser, index).screenshot(os.path.join(out, f"{index + 1}-{name}.png"))
+    text = output.text
+    print(f"  {name}: {' | '.join(text.splitlines()[:3])}")
+    checks[f"{name}: one picture, '{expect}' in its text, no traceback ({figures_in(browser, index)})"] = (
+        sum(figures_in(browser, index)) == 1 and expect in text and "Error" not in text)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data-dir", required=True, help="a folder with MNIST/raw/ (for %%env MNIST_DATA)")
-    parser.add_argument("--model", required=True, help="a model saved with --save-model, trained on MNIST")
     parser.add_argument("--out", default="notebook_browser_shots", help="folder for the screenshots")
     args = parser.parse_args()
     reason = missing()
@@ -237,22 +268,24 @@ def main():
     os.makedirs(args.out, exist_ok=True)
     checks, progress = {}, []
     with tempfile.TemporaryDirectory() as folder:
-        write_notebook(folder, os.path.abspath(args.data_dir), os.path.abspath(args.model))
+        write_notebook(folder, os.path.abspath(args.data_dir))
         server, url = start_jupyterlab(folder)
         browser = None
         try:
             browser = open_browser(url)
+            print(f"  {browser.capabilities['browserName']} {browser.capabilities['browserVersion']}")
             run_cell(browser, 0)
             run_cell(browser, 1, while_running=lambda: watch_progress(browser, 1, progress, args.out))
             checks[f"a progress bar while %run trains ({progress[0] if progress else 'none'})"] = bool(progress)
-            from selenium.webdriver.common.by import By
-            output = output_of(browser, 1)
-            checks["one picture below the %run cell, no traceback"] = (
-                len(output.find_elements(By.CSS_SELECTOR, "img")) == 1 and "Traceback" not in output.text)
+            checks[f"one picture below the %run cell, no traceback ({figures_in(browser, 1)})"] = (
+                sum(figures_in(browser, 1)) == 1 and "Traceback" not in output_of(browser, 1).text)
             run_cell(browser, 2)
             run_cell(browser, 3)
-            run_cell(browser, 4)  # another %run, whose show_pictures() must leave the pad open
-            check_pad(browser, args.out, checks)
+            check_pad(browser, 3, args.out, checks)
+            check_picture_cell(browser, 4, "read", "seven.png: 7", args.out, checks)
+            check_picture_cell(browser, 5, "inside", "Test accuracy", args.out, checks)
+            checks[f"still one figure in the draw cell after them ({figures_in(browser, 3)})"] = (
+                figures_in(browser, 3) == (1, 0))
         finally:
             if browser is not None:
                 browser.quit()

@@ -3,16 +3,14 @@
 The digits 0-9 in three handwriting-style fonts that Debian ships (fonts-humor-sans,
 fonts-comic-neue, fonts-klee), each at a 150 px font size on a 300x300 white page, outlined with
 PIL's stroke_width of 0, 3, 8 and 14 pixels (a thicker and thicker pen), are saved as PNG files
-and read the way --predict reads a picture. Prints how many of the 30 pictures read right at each
-width, and which were wrong.
+and read as `python -m play read` reads a picture. Prints how many of the 30 pictures read right
+at each width, and which were wrong.
 
-    python benchmarks/pen_widths.py --data-dir ../shared/mnist          # trains with the defaults first
-    python benchmarks/pen_widths.py --load-model mnist_mlp.pt
+    python mnist_mlp.py --data-dir ../shared/mnist --no-plot --save-model /tmp/mnist_mlp.pt
+    python benchmarks/pen_widths.py --model /tmp/mnist_mlp.pt
 """
 
 import argparse
-import contextlib
-import io
 import os
 import sys
 import tempfile
@@ -24,26 +22,19 @@ sys.path.insert(0, os.path.join(ROOT, "tests"))
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data-dir", default=os.environ.get("MNIST_DATA", "data"))
-    parser.add_argument("--load-model", help="weights saved with --save-model (default: train, seed 0)")
+    parser.add_argument("--model", required=True, help="weights saved by mnist_mlp.py (--save-model)")
     args = parser.parse_args()
 
-    import torch
-    from conftest import FONTS, PEN_WIDTHS, font_digit
+    from photo_pages import FONTS, PEN_WIDTHS, font_digit
+    from photos import read_as
 
-    import mnist_mlp
+    from play.weights import load_network
 
     missing = [name for name, path in FONTS.items() if not os.path.exists(path)]
     if missing:
         sys.exit(f"fonts not installed: {', '.join(missing)} (apt-get install fonts-humor-sans "
                  "fonts-comic-neue fonts-klee)")
-    model_path = args.load_model
-    if not model_path:
-        model_path = os.path.join(tempfile.mkdtemp(), "model.pt")
-        with contextlib.redirect_stdout(io.StringIO()):
-            mnist_mlp.run(["--data-dir", args.data_dir, "--no-plot", "--save-model", model_path])
-    with contextlib.redirect_stdout(io.StringIO()):
-        model = mnist_mlp.load_model(model_path, torch.device("cpu"))
+    model = load_network(args.model)
     folder = tempfile.mkdtemp()
     print("| pen (stroke_width) | " + " | ".join(str(width) for width in PEN_WIDTHS) + " |")
     print("| --- |" + " --- |" * len(PEN_WIDTHS))
@@ -54,10 +45,9 @@ def main():
             for digit in range(10):
                 path = os.path.join(folder, f"{digit}-{width}.png")
                 font_digit(font_path, digit, width).save(path)
-                with torch.no_grad():
-                    reading = int(model(mnist_mlp.prepare_image(path)).argmax())
-                count += reading == digit
-                if reading != digit:
+                reading = read_as(model, path)
+                count += reading == str(digit)
+                if reading != str(digit):
                     wrong.append(f"{font} {digit} at width {width} read as {reading}")
         right.append(f"{count}/{3 * 10}")
     print("| read right | " + " | ".join(right) + " |")

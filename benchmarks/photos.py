@@ -5,20 +5,19 @@ fonts-comic-neue, fonts-klee), at a 150 px font size on a 360x480 page, for each
 tests/photo_pages.py (black ink on white; grey pencil on off-white; blue ballpoint; light-blue
 ruled lines every 36 px; lit from one side, the background going from about 140 to 250 across;
 six dark specks of 3-6 px; all of these at once with a little blur, sensor noise and JPEG at
-quality 60), saved as PNG (the last one JPEG-compressed first) and read the way --predict reads a picture. A page
-read as no digit, or as several, counts as read wrong. Prints the share read right per page type.
+quality 60), saved as PNG (the last one JPEG-compressed first) and read as `python -m play read`
+reads a picture. A page read as no digit, or as several, counts as read wrong. Prints the share
+read right per page type.
 
 With --mnist, also MNIST's own first 1000 test digits three ways: from the tensors (as the
-program tests them), saved as PNG files, and as blurry small scans (dark on white, 32x32, a 1 px
-Gaussian blur, enlarged to 160x160 with bicubic interpolation), both read as --predict reads them.
+lesson tests them), saved as PNG files, and as blurry small scans (dark on white, 32x32, a 1 px
+Gaussian blur, enlarged to 160x160 with bicubic interpolation), both read as pictures.
 
-    python mnist_mlp.py --data-dir ../shared/mnist --no-plot --save-model /tmp/m18.pt
-    python benchmarks/photos.py --model /tmp/m18.pt [--mnist ../shared/mnist]
+    python mnist_mlp.py --data-dir ../shared/mnist --no-plot --save-model /tmp/mnist_mlp.pt
+    python benchmarks/photos.py --model /tmp/mnist_mlp.pt [--mnist ../shared/mnist]
 """
 
 import argparse
-import contextlib
-import io
 import os
 import sys
 import tempfile
@@ -35,18 +34,15 @@ def main():
     parser.add_argument("--mnist", metavar="DATA_DIR", help="also read MNIST's test digits as pictures")
     args = parser.parse_args()
 
-    import torch
-    from conftest import FONTS
-    from photo_pages import PAGE_TYPES, photo_page
+    from photo_pages import FONTS, PAGE_TYPES, photo_page
 
-    import mnist_mlp
+    from play.weights import load_network
 
     missing = [name for name, path in FONTS.items() if not os.path.exists(path)]
     if missing:
         sys.exit(f"fonts not installed: {', '.join(missing)} (apt-get install fonts-humor-sans "
                  "fonts-comic-neue fonts-klee)")
-    with contextlib.redirect_stdout(io.StringIO()):
-        model = mnist_mlp.load_model(args.model, torch.device("cpu"))
+    model = load_network(args.model)
     folder = tempfile.mkdtemp()
     print("| the page | read right |")
     print("| --- | --- |")
@@ -57,20 +53,29 @@ def main():
             for digit in range(10):
                 path = os.path.join(folder, f"{digit}.png")
                 photo_page(font_path, str(digit), seed=digit, **settings).save(path)
-                digits = mnist_mlp.prepare_image(path)
-                if isinstance(digits, str) or len(digits) != 1:
-                    reading = digits if isinstance(digits, str) else f"{len(digits)} digits"
-                else:
-                    with torch.no_grad():
-                        reading = int(model(digits).argmax())
-                right += reading == digit
-                if reading != digit:
+                reading = read_as(model, path)
+                right += reading == str(digit)
+                if reading != str(digit):
                     wrong.append(f"{kind}, {font} {digit}: {reading}")
         print(f"| {kind} | {right / 30:.0%} |")
     if args.wrong:
         print("\nwrong: " + "; ".join(wrong))
     if args.mnist:
         mnist_as_pictures(model, args.mnist, folder)
+
+
+def read_as(model, path):
+    """What `model` reads in the picture at `path`: its digits, such as "7", or why none."""
+    import torch
+
+    from play.pictures import PictureError, read_picture
+
+    try:
+        digits = read_picture(path).digits
+    except PictureError as error:
+        return str(error)
+    with torch.no_grad():
+        return "".join(str(int(digit)) for digit in model(digits).argmax(dim=1))
 
 
 def mnist_as_pictures(model, data_dir, folder, count=1000):
@@ -80,12 +85,12 @@ def mnist_as_pictures(model, data_dir, folder, count=1000):
     from PIL import Image, ImageFilter, ImageOps
     from torchvision import datasets
 
-    import mnist_mlp
+    from mnist_mlp import prepare
 
     test_set = datasets.MNIST(data_dir, train=False, download=False)
     images, labels = test_set.data[:count], test_set.targets[:count]
     with torch.no_grad():
-        tensors = model((images[:, None].float() / 255 - mnist_mlp.MNIST_MEAN) / mnist_mlp.MNIST_STD)
+        tensors = model(prepare(images.float()))
     right = {"from the tensors": int((tensors.argmax(dim=1) == labels).sum()), "as PNG": 0,
              "as a blurry 32x32 scan at 160x160": 0}
     for image, label in zip(images, labels.tolist(), strict=True):
@@ -95,10 +100,7 @@ def mnist_as_pictures(model, data_dir, folder, count=1000):
                                                  scan.resize((160, 160), Image.BICUBIC))):
             path = os.path.join(folder, "mnist.png")
             picture.save(path)
-            digits = mnist_mlp.prepare_image(path)
-            if not isinstance(digits, str) and len(digits) == 1:
-                with torch.no_grad():
-                    right[way] += int(model(digits).argmax()) == label
+            right[way] += read_as(model, path) == str(label)
     for way, count_right in right.items():
         print(f"MNIST's first {count} test digits, {way}: {count_right / count:.1%} read right")
 

@@ -14,6 +14,7 @@ weights.py loads a network; pictures.py turns a picture into 28x28 digits; pad.p
 pad; look_inside.py looks inside; __main__.py is the command line.
 """
 
+import os
 import sys
 
 import matplotlib.pyplot as plt
@@ -31,9 +32,12 @@ def read(model, *pictures, plot=None):
     """Print what the network reads in each picture, one line each: "seven.png: 7 (99.1%)", or
     for several digits "number.jpg: 305 (3 100%, 0 98%, 5 100%)", rows apart with " / ". A
     picture that cannot be read gets a line on stderr, and the rest are still read. The first
-    picture read is drawn (shown below the cell in a notebook; saved to `plot` if given; not drawn
-    with plot=False). Returns what each picture reads as, such as "7", or None where it cannot."""
-    network = load_network(model)
+    picture read is drawn: shown below the cell in a notebook; saved to `plot` if given."""
+    read_each(load_network(model), pictures, plot)
+
+
+def read_each(network, pictures, plot):
+    """read(), for a loaded network; plot=False draws nothing. Returns how many pictures could not be read."""
     numbers, first = [], None
     for path in pictures:
         try:
@@ -57,20 +61,20 @@ def read(model, *pictures, plot=None):
         first = first or (path, picture, digits, sureness)
     if first and plot is not False:
         plot_reading(*first, plot)
-    return numbers
+    return numbers.count(None)
 
 
 def plot_reading(path, picture, digits, sureness, plot=None):
     """Draw a picture as it was read: the photo with a box around each digit found, the ink kept,
     and each digit as the network saw it (28x28), with what it read."""
-    figure = plt.figure(figsize=(10, 6.5), layout="constrained")
+    figure = plt.figure(figsize=(7.5, 5), layout="constrained")  # 750 pixels: as wide as a notebook's cell
     top, bottom = figure.subfigures(2, 1, height_ratios=(2.2, 1))
     photo_axes, ink_axes = top.subplots(1, 2)
     photo_axes.imshow(picture.photo)
     for box_top, left, box_bottom, right in picture.boxes:
         photo_axes.add_patch(plt.Rectangle((left, box_top), right - left, box_bottom - box_top,
                                            fill=False, edgecolor="tab:red", linewidth=2))
-    photo_axes.set_title(f"{path}: the digits found")
+    photo_axes.set_title(f"{os.path.basename(path)}: the digits found")
     ink_axes.imshow(picture.ink, cmap="gray", vmin=0, vmax=1)
     ink_axes.set_title("the ink kept")
     seen = bottom.subplots(1, max(len(digits), 2), squeeze=False)[0]
@@ -83,16 +87,15 @@ def plot_reading(path, picture, digits, sureness, plot=None):
     if plot:
         figure.savefig(plot)
         print(f"Saved the picture to {plot}")
-    return figure
 
 
 def draw(model):
     """A pad to draw digits on, read as you draw: in a window, or below the cell in a notebook
     after `%matplotlib widget`. Right-click or c clears it; q closes it."""
-    return open_pad(load_network(model))
+    open_pad(load_network(model))  # the pad lives as long as its figure
 
 
 def inside(model, data_dir="data", plot=None):
     """Score the network on MNIST's test pictures (in `data_dir`) and draw what its first layer
     looks for beside its surest mistakes: shown below the cell in a notebook, saved to `plot` if given."""
-    return look_inside.inside(load_network(model), data_dir, plot)
+    look_inside.inside(load_network(model), data_dir, plot)

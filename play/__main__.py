@@ -36,8 +36,8 @@ def main(argv=None):
     try:
         network = load_network(args.model)
         if args.command == "read":
-            numbers = play.read(network, *args.pictures, plot=False if args.no_plot else args.plot)
-            sys.exit(1 if None in numbers else 0)
+            unread = play.read_each(network, args.pictures, plot=False if args.no_plot else args.plot)
+            sys.exit(1 if unread else 0)
         elif args.command == "draw":
             play.draw(network)
         else:

@@ -39,20 +39,19 @@ def inside(network, data_dir, plot=None):
                 for label, reading, sure in zip(labels[places].tolist(), readings.tolist(), sureness.tolist())]
     print(f"Its surest mistakes: {', '.join(mistakes[:3])}")
 
-    figure = plt.figure(figsize=(13, 5.5), layout="constrained")
+    figure = plt.figure(figsize=(8, 4), layout="constrained")  # 800 pixels: about a notebook cell's width
     left, right = figure.subfigures(1, 2, width_ratios=(1.1, 1))
     axes = left.subplots()
     axes.imshow(first_layer_grid(network).numpy(), cmap="RdBu_r", vmin=0, vmax=1)
     axes.set_title(f"What each of the {network.fc1.out_features} neurons of fc1 looks for:\n"
-                   "red, ink there makes it fire; blue, ink there holds it back", fontsize=10)
+                   "red, ink there makes it fire; blue, ink there holds it back", fontsize=9)
     axes.axis("off")
-    right.suptitle("The test digits it reads wrong, surest first")
+    right.suptitle("The test digits it reads wrong, surest first", fontsize=10)
     for axes in right.subplots(2, 4).flat:
         axes.axis("off")
     for axes, place, mistake in zip(right.axes, places, mistakes):
         axes.imshow(images[place, 0].numpy(), cmap="gray")
-        axes.set_title(mistake.replace(" (", "\n("), fontsize=9)  # "4 read as 9\n(99.1%)"
+        axes.set_title(mistake.replace(" (", "\n("), fontsize=8)  # "4 read as 9\n(99.1%)"
     if plot:
         figure.savefig(plot)
         print(f"Saved the picture to {plot}")
-    return figure

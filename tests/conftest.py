@@ -6,6 +6,9 @@ import shutil
 import sys
 
 os.environ["MPLBACKEND"] = "Agg"  # before matplotlib is imported: no test opens a window
+# One thread for torch's arithmetic, here and in the programs the tests start: on a shared 2-core
+# machine, more threads than free cores made the tests' training many times slower.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import pytest
 

@@ -104,7 +104,7 @@ def saved(path, content):
     return str(path)
 
 
-def test_weights_load_from_checkpoints_and_wrapped_networks(mnist_subset, tmp_path):
+def test_weights_load_from_checkpoints_and_wrapped_networks(tmp_path):
     from play.weights import load_network
 
     network = mnist_mlp.Net(hidden_units=40)
@@ -148,7 +148,7 @@ def test_files_that_are_not_plain_weights_are_refused_without_running_them(kind,
     path = tmp_path / "file.pt"
     if kind == "code":
         with open(path, "wb") as file:
-            pickle.dump({"fc1.weight": Planted(str(planted))}, file)
+            pickle.dump({"fc1.weight": Planted(str(planted))}, file, protocol=2)
     elif kind == "whole model":
         torch.save(mnist_mlp.Net(), path)
     else:
