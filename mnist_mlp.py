@@ -1,9 +1,10 @@
 """Your first deep-learning program: a small neural network learns to read handwritten digits.
 
-It learns from MNIST's 60,000 labelled pictures of digits (28x28 pixels, grey), three times over,
-then reads the 10,000 test pictures, which it has never seen, and prints how many it got right
-(about 97.7%). It saves what it learned (its weights) to mnist_mlp.pt and a picture to
-prediction.png: one test digit with the network's answer, and how the accuracy grew.
+It learns from MNIST's 60,000 labelled pictures of digits (28x28 pixels, grey), a batch of 128
+at a time, three times over (three epochs), then reads the 10,000 test pictures, which it has
+never seen, and prints how many it got right (about 97.8%). It saves what it learned (its
+weights) to mnist_mlp.pt, and a picture to prediction.png: one test digit with the network's
+answer, and how the accuracy grew.
 
     pip install -r requirements.txt
     python mnist_mlp.py              # downloads MNIST (about 12 MB) into ./data the first time
@@ -45,7 +46,7 @@ def load_mnist(data_dir):
 # MNIST's pixels, scaled to 0-1, have a mean of 0.1307 and a standard deviation of 0.3081 over
 # the training pictures. Normalize subtracts the mean from each pixel and divides by the standard
 # deviation: inputs centred on 0 with a spread of 1, which a network learns from faster and more
-# steadily than from 0-255.
+# steadily than from pixels that are all 0 or above.
 MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
 normalize = transforms.Normalize((MNIST_MEAN,), (MNIST_STD,))
 
@@ -70,9 +71,9 @@ def make_loaders(train_set, test_set, batch_size, subset=None):
     # far lighter than all 60,000 at once. shuffle=True deals the pictures in a new order every
     # epoch, so that each batch is a fair mix of digits and no epoch repeats the last one's steps.
     train_loader = DataLoader(train_data, batch_size=batch_size, shuffle=True)
-    # Testing learns nothing, so the order changes no score; shuffled, a different test digit
-    # comes first for each --seed, and the picture at the end shows that one. Batches of 1,000:
-    # testing keeps no record for backward(), so large batches cost little memory.
+    # Testing learns nothing, so the order changes no score; shuffled, the first test digit,
+    # which the picture at the end shows, changes with the seed. Batches of 1,000: testing needs
+    # no memory for learning, so large batches are cheap.
     test_loader = DataLoader(test_data, batch_size=1000, shuffle=True)
     return train_loader, test_loader
 
@@ -85,7 +86,7 @@ class Net(nn.Module):
     normalised pictures [N, 1, 28, 28]; returns log-probabilities [N, 10] (see forward())."""
 
     def __init__(self, hidden_units=86):
-        super().__init__()
+        super().__init__()  # sets up nn.Module, which keeps track of the layers and their weights
         # nn.Linear is "fully connected": each neuron weighs every value of the layer before it,
         # so the network is not told which pixels are neighbours; it has to learn that too.
         self.fc1 = nn.Linear(28 * 28, hidden_units)
@@ -100,7 +101,7 @@ class Net(nn.Module):
         x = F.relu(self.fc2(x))
         logits = self.fc3(x)  # 10 raw scores, one for each digit
         # log_softmax turns the scores into log-probabilities: the logs of ten probabilities
-        # that add up to 1, which F.nll_loss takes. (F.cross_entropy on the raw logits is
+        # that add up to 1, which training's loss, F.nll_loss, takes. (F.cross_entropy on the raw logits is
         # log_softmax and nll_loss in one call: the same loss.)
         return F.log_softmax(logits, dim=1)  # dim=1: over each picture's 10 scores
 
@@ -172,7 +173,9 @@ def plot_prediction(model, device, test_loader, history, path):
     model.eval()
     with torch.no_grad():
         output = model(image.unsqueeze(0).to(device))  # a batch of one: [1, 1, 28, 28] -> [1, 10]
-    probabilities = output[0].exp().cpu().numpy()  # exp() undoes the log: ten probabilities, sum 1
+    # exp() undoes the log: ten probabilities that add up to 1; .cpu().numpy(): off the GPU, as
+    # a numpy array, which matplotlib draws.
+    probabilities = output[0].exp().cpu().numpy()
     answer = probabilities.argmax()
 
     figure, (digit_axes, bar_axes, curve_axes) = plt.subplots(1, 3, figsize=(13, 4))
@@ -217,7 +220,8 @@ def main(args):
     """Train a network with the settings in `args` (see parse_args()); returns it, trained."""
     # The seed fixes every random choice: the first weights, the order of the batches. The same
     # seed gives the same result on the same machine and PyTorch build; on a GPU, only with
-    # torch.use_deterministic_algorithms(True), as some GPU sums add up in a varying order.
+    # torch.use_deterministic_algorithms(True) (PyTorch's notes on reproducibility say how), as
+    # some GPU sums add up in a varying order.
     torch.manual_seed(args.seed)
     # Where the arithmetic runs: a GPU if there is one (NVIDIA's CUDA, or Apple's MPS), else the CPU.
     device = torch.device("cuda" if torch.cuda.is_available() else
@@ -245,7 +249,7 @@ def main(args):
 
     print(f"Test accuracy: {history['test'][-1]:.2%} of the {len(test_set):,} test pictures")
     # A state_dict maps each layer's name to its weights: all it takes to rebuild the trained
-    # network later, with model = Net() and model.load_state_dict(torch.load(PATH)).
+    # network later: model = Net(hidden_units) and model.load_state_dict(torch.load(PATH)).
     torch.save(model.state_dict(), args.save_model)
     print(f"Saved the weights to {args.save_model}")
     if not args.no_plot:
@@ -253,7 +257,7 @@ def main(args):
     return model
 
 
-if __name__ == "__main__":
+if __name__ == "__main__":  # run as a program, not imported by another one
     # In a Jupyter notebook, sys.argv holds Jupyter's own arguments, not this program's flags:
     # use the defaults there. (`%run mnist_mlp.py --epochs 1` in a notebook passes flags.)
     model = main(parse_args([] if sys.argv[0].endswith("kernel_launcher.py") else None))
