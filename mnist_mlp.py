@@ -51,7 +51,8 @@ def load_mnist(data_dir):
 # deviation: inputs centred on 0 with a spread of 1, which a network learns from faster and more
 # steadily than from pixels that are all 0 or above.
 MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
-normalize = transforms.Normalize((MNIST_MEAN,), (MNIST_STD,))  # one value each: MNIST has one colour
+# (MNIST_MEAN,): a tuple of one value, one for each colour channel; MNIST's pictures have one, grey.
+normalize = transforms.Normalize((MNIST_MEAN,), (MNIST_STD,))
 
 
 def prepare(images):
@@ -107,8 +108,8 @@ class Net(nn.Module):
         x = F.relu(self.fc2(x))
         logits = self.fc3(x)  # 10 raw scores ("logits"), one for each digit
         # log_softmax turns the scores into log-probabilities: the logs of ten probabilities
-        # that add up to 1 (logs, because the loss in train() needs them, and they keep tiny
-        # probabilities exact). F.cross_entropy on the logits does log_softmax and that loss in one.
+        # that add up to 1 (logs, because the loss in train() takes them, and they keep tiny
+        # probabilities precise). F.cross_entropy on the logits does both steps in one call.
         return F.log_softmax(logits, dim=1)  # dim=1: over each picture's 10 scores
 
 
@@ -125,7 +126,7 @@ def make_optimizer(model, lr, total_steps):
     # steps, then falls almost to 0. Big steps while the weights are far from good, small ones to
     # settle. Against Adam's usual constant 1e-3, it gave 0.9 percentage points more test
     # accuracy (measured over seeds 0-9). cycle_momentum=False: it changes only the learning
-    # rate (by default it would also change Adam's beta1, how much of its past steps it keeps).
+    # rate (by default it would also change beta1, a setting of how Adam averages its gradients).
     scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=total_steps,
                                                     cycle_momentum=False)
     return optimizer, scheduler
@@ -207,18 +208,25 @@ def plot_prediction(model, device, test_loader, history, path):
 # %% Settings: each has a flag, e.g. `python mnist_mlp.py --epochs 5`
 def parse_args(argv=None):
     """The settings, from the command line (or from `argv`, a list of strings, if given)."""
-    parser = argparse.ArgumentParser(description="Train a small network to read handwritten digits (MNIST).",
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--epochs", type=int, default=3, help="passes over all the training pictures")
-    parser.add_argument("--batch-size", type=int, default=128, help="pictures learned from at each step")
-    parser.add_argument("--lr", type=float, default=8e-3, help="the schedule's highest learning rate")
-    parser.add_argument("--seed", type=int, default=0, help="fixes the first weights and every shuffle")
-    parser.add_argument("--subset", type=int, help="train on the first N training pictures only")
-    parser.add_argument("--hidden-units", type=int, default=86, help="neurons in each hidden layer")
-    parser.add_argument("--data-dir", default=os.environ.get("MNIST_DATA", "data"),
-                        help="where MNIST is, or is downloaded to (default: $MNIST_DATA, else ./data)")
-    parser.add_argument("--save-model", default="mnist_mlp.pt", help="where to save the learned weights")
-    parser.add_argument("--plot", default="prediction.png", help="where to save the picture")
+    parser = argparse.ArgumentParser(description="Train a small network to read handwritten digits (MNIST).")
+    # %(default)s: argparse writes the setting's default there in --help.
+    parser.add_argument("--epochs", type=int, default=3,
+                        help="passes over all the training pictures (default: %(default)s)")
+    parser.add_argument("--batch-size", type=int, default=128,
+                        help="pictures learned from at each step (default: %(default)s)")
+    parser.add_argument("--lr", type=float, default=8e-3,
+                        help="the schedule's highest learning rate (default: %(default)s)")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="fixes the first weights and every shuffle (default: %(default)s)")
+    parser.add_argument("--subset", type=int, metavar="N", help="train on the first N training pictures only")
+    parser.add_argument("--hidden-units", type=int, default=86, metavar="N",
+                        help="neurons in each hidden layer (default: %(default)s)")
+    parser.add_argument("--data-dir", default=os.environ.get("MNIST_DATA", "data"), metavar="DIR",
+                        help="where MNIST is, or is downloaded to (default: $MNIST_DATA if set, else ./data)")
+    parser.add_argument("--save-model", default="mnist_mlp.pt", metavar="PATH",
+                        help="where to save the weights (default: %(default)s)")
+    parser.add_argument("--plot", default="prediction.png", metavar="PATH",
+                        help="where to save the picture (default: %(default)s)")
     parser.add_argument("--no-plot", action="store_true", help="draw no picture")
     return parser.parse_args(argv)
 
