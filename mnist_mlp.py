@@ -17,8 +17,8 @@ the last cell puts them to work.
 
 # %% Imports: the libraries this lesson uses
 import argparse  # reads the settings typed after `python mnist_mlp.py`, such as --epochs 5
-import os  # reads MNIST_DATA, an environment variable you can set to say where MNIST is
-import sys  # to stop with a message
+import os  # file paths, and MNIST_DATA: an environment variable you can set to say where MNIST is
+import sys  # sys.argv, the command line's words; sys.exit, to stop with a message
 
 import matplotlib.pyplot as plt  # draws the picture
 import torch  # tensors (arrays of numbers that can live on a GPU), and gradients: for each
@@ -68,7 +68,8 @@ def make_loaders(train_set, test_set, batch_size, subset=None):
     """The DataLoaders that hand out (images [B, 1, 28, 28], labels [B]) batches of B pictures."""
     # The test set is for testing only: the network never learns from it, so its score there
     # says how well it reads digits it has never seen, not how well it remembers the ones it has.
-    # --subset N keeps only the first N training pictures, for quick runs ([:None] keeps all).
+    # `subset` (the --subset N flag) keeps only the first N training pictures, for quick runs;
+    # [:None] keeps them all.
     # A TensorDataset pairs picture i with label i.
     train_data = TensorDataset(prepare(train_set.data[:subset]), train_set.targets[:subset])
     test_data = TensorDataset(prepare(test_set.data), test_set.targets)
@@ -76,9 +77,9 @@ def make_loaders(train_set, test_set, batch_size, subset=None):
     # far lighter than all 60,000 at once. shuffle=True deals the pictures in a new order every
     # epoch, so that each batch is a fair mix of digits and no epoch repeats the last one's steps.
     train_loader = DataLoader(train_data, batch_size=batch_size, shuffle=True)
-    # Shuffled too, though testing learns nothing and no order changes its score: the picture
-    # at the end shows the first test digit, so another one for each --seed (see main()).
-    # Batches of 1,000: testing needs no memory for learning, so large batches are cheap.
+    # Shuffled too, though no order changes a test score: the picture at the end shows the first
+    # digit of the first test batch, and so a different digit for each seed. Batches of 1,000:
+    # testing learns nothing, so it needs little memory, and large batches are faster.
     test_loader = DataLoader(test_data, batch_size=1000, shuffle=True)
     return train_loader, test_loader
 
@@ -143,7 +144,7 @@ def train(model, device, train_loader, optimizer, scheduler, epoch):
     # tqdm shows a progress bar over the batches; leave=False: it goes when the epoch ends;
     # disable=None: no bar when the output goes to a file rather than a terminal.
     for images, labels in tqdm(train_loader, desc=f"Epoch {epoch}", leave=False, disable=None):
-        images, labels = images.to(device), labels.to(device)  # to the GPU, if there is one
+        images, labels = images.to(device), labels.to(device)  # to the GPU, if main() chose one
         # Gradients add up in each weight's .grad at every backward(): clear last batch's first.
         optimizer.zero_grad()
         output = model(images)  # [B, 10] log-probabilities
@@ -174,7 +175,8 @@ def test(model, device, loader):
 # %% The picture
 def plot_prediction(model, device, test_loader, history, path):
     """Let the network read one test digit, and draw it with the ten probabilities beside the
-    learning curve, `history`: the training and test accuracy after each epoch. Saved to `path`."""
+    learning curve: history["training"] and history["test"], the accuracies after each epoch.
+    Saved to `path`."""
     # iter() starts a pass over the (shuffled) loader; next() takes its first batch.
     images, labels = next(iter(test_loader))
     image, label = images[0], labels[0].item()  # [1, 28, 28], and its digit
@@ -239,13 +241,14 @@ def main(args):
     # can vary from run to run, as some GPU sums add up in a varying order.
     torch.manual_seed(args.seed)
     # Where the arithmetic runs: a GPU if there is one (NVIDIA's CUDA, or Apple's MPS), else the CPU.
+    # (Python's `a if condition else b`, twice.)
     device = torch.device("cuda" if torch.cuda.is_available() else
                           "mps" if torch.backends.mps.is_available() else "cpu")
     print(f"Using device: {device}")
 
     train_set, test_set = load_mnist(args.data_dir)
     train_loader, test_loader = make_loaders(train_set, test_set, args.batch_size, args.subset)
-    model = Net(args.hidden_units).to(device)
+    model = Net(args.hidden_units).to(device)  # the weights go where the pictures will go
     # One step per batch: len(train_loader) batches in each epoch.
     optimizer, scheduler = make_optimizer(model, args.lr, args.epochs * len(train_loader))
 

@@ -19,7 +19,6 @@ import sys
 
 import matplotlib.pyplot as plt
 import torch
-from PIL import UnidentifiedImageError
 
 from mnist_mlp import MNIST_MEAN, MNIST_STD
 from play import look_inside
@@ -67,7 +66,7 @@ def read_each(network, pictures, plot):
 def plot_reading(path, picture, digits, sureness, plot=None):
     """Draw a picture as it was read: the photo with a box around each digit found, the ink kept,
     and each digit as the network saw it (28x28), with what it read."""
-    figure = plt.figure(figsize=(7.5, 5), layout="constrained")  # 750 pixels: as wide as a notebook's cell
+    figure = plt.figure(figsize=(7.5, 4.6), layout="constrained")  # 750 pixels: as wide as a notebook's cell
     top, bottom = figure.subfigures(2, 1, height_ratios=(2.2, 1))
     photo_axes, ink_axes = top.subplots(1, 2)
     photo_axes.imshow(picture.photo)
