@@ -40,7 +40,7 @@ def load_mnist(data_dir):
         return (datasets.MNIST(data_dir, train=True, download=True),
                 datasets.MNIST(data_dir, train=False, download=True))
     except RuntimeError as error:  # torchvision's, once every address it downloads from has failed
-        reason = str(error).strip().splitlines()[-1]  # its last line says why: no network, say
+        reason = str(error).strip().splitlines()[-1]  # its last line says why, e.g. no network
         sys.exit(f"Could not download MNIST into {os.path.join(data_dir, 'MNIST', 'raw')} ({reason}). "
                  "Without internet, put MNIST's four files (train-images-idx3-ubyte, ...) in DIR/MNIST/raw/ "
                  "and pass --data-dir DIR, or set MNIST_DATA=DIR.")
@@ -65,13 +65,15 @@ def prepare(images):
 
 
 def make_loaders(train_set, test_set, batch_size, subset=None):
-    """The DataLoaders that hand out (images [B, 1, 28, 28], labels [B]) batches of B pictures."""
+    """The DataLoaders that hand out (images [B, 1, 28, 28], labels [B]) batches of B pictures:
+    the training pictures, a sample of them to measure the training accuracy on, the test pictures."""
     # The test set is for testing only: the network never learns from it, so its score there
     # says how well it reads digits it has never seen, not how well it remembers the ones it has.
     # `subset` (the --subset N flag) keeps only the first N training pictures, for quick runs;
     # [:None] keeps them all.
     # A TensorDataset pairs picture i with label i.
-    train_data = TensorDataset(prepare(train_set.data[:subset]), train_set.targets[:subset])
+    train_images, train_labels = prepare(train_set.data[:subset]), train_set.targets[:subset]
+    train_data = TensorDataset(train_images, train_labels)
     test_data = TensorDataset(prepare(test_set.data), test_set.targets)
     # A batch is a handful of pictures learned from together: steadier than one at a time, and
     # far lighter than all 60,000 at once. shuffle=True deals the pictures in a new order every
@@ -81,7 +83,10 @@ def make_loaders(train_set, test_set, batch_size, subset=None):
     # digit of the first test batch, and so a different digit for each seed. Batches of 1,000:
     # testing learns nothing, so it needs little memory, and large batches are faster.
     test_loader = DataLoader(test_data, batch_size=1000, shuffle=True)
-    return train_loader, test_loader
+    # The training accuracy is measured on the first 10,000 training pictures: as many as the
+    # test set, and a sixth of the time all 60,000 would take.
+    train_sample = TensorDataset(train_images[:10_000], train_labels[:10_000])
+    return train_loader, DataLoader(train_sample, batch_size=1000), test_loader
 
 
 # %% The network
@@ -110,7 +115,7 @@ class Net(nn.Module):
         logits = self.fc3(x)  # 10 raw scores ("logits"), one for each digit
         # log_softmax turns the scores into log-probabilities: the logs of ten probabilities
         # that add up to 1 (logs, because the loss in train() takes them, and they keep tiny
-        # probabilities precise). F.cross_entropy on the logits does both steps in one call.
+        # probabilities precise). F.cross_entropy on logits does log_softmax and nll_loss in one.
         return F.log_softmax(logits, dim=1)  # dim=1: over each picture's 10 scores
 
 
@@ -147,12 +152,12 @@ def train(model, device, train_loader, optimizer, scheduler, epoch):
         images, labels = images.to(device), labels.to(device)  # to the GPU, if main() chose one
         # Gradients add up in each weight's .grad at every backward(): clear last batch's first.
         optimizer.zero_grad()
-        output = model(images)  # [B, 10] log-probabilities
+        output = model(images)  # calls forward(): [B, 10] log-probabilities
         # The negative log-likelihood: the mean over the batch of -log(probability given to the
         # right digit). Near 0 when the network is sure and right; large when sure and wrong.
         loss = F.nll_loss(output, labels)
         loss.backward()  # backpropagation: the gradient of the loss for every weight, in .grad
-        optimizer.step()  # moves each weight a little against its gradient: the loss goes down
+        optimizer.step()  # moves each weight a little against its gradient, to lower the loss
         scheduler.step()  # the learning rate moves along its schedule, once per batch
         total_loss += loss.item()  # .item(): the loss as a plain Python number
     return total_loss / len(train_loader)  # len(train_loader): its number of batches
@@ -167,7 +172,8 @@ def test(model, device, loader):
         for images, labels in loader:
             images, labels = images.to(device), labels.to(device)
             output = model(images)
-            # argmax: each picture's most probable digit, its answer; == labels: True where right.
+            # argmax: each picture's most probable digit (logs keep the order), its answer;
+            # == labels: True where right.
             correct += (output.argmax(dim=1) == labels).sum().item()
     return correct / len(loader.dataset)
 
@@ -247,7 +253,8 @@ def main(args):
     print(f"Using device: {device}")
 
     train_set, test_set = load_mnist(args.data_dir)
-    train_loader, test_loader = make_loaders(train_set, test_set, args.batch_size, args.subset)
+    train_loader, train_sample_loader, test_loader = make_loaders(train_set, test_set, args.batch_size,
+                                                                  args.subset)
     model = Net(args.hidden_units).to(device)  # the weights go where the pictures will go
     # One step per batch: len(train_loader) batches in each epoch.
     optimizer, scheduler = make_optimizer(model, args.lr, args.epochs * len(train_loader))
@@ -260,7 +267,7 @@ def main(args):
         # test() measures any loader: both accuracies the same way, after the epoch. A network
         # that learns its training pictures by heart (overfitting) reads them far better than new
         # ones; here the two stay close. `--subset 1000 --epochs 20` shows the gap open wide.
-        history["training"].append(test(model, device, train_loader))
+        history["training"].append(test(model, device, train_sample_loader))
         history["test"].append(test(model, device, test_loader))
         print(f"Epoch {epoch}: loss {loss:.4f}, training accuracy {history['training'][-1]:.2%}, "
               f"test accuracy {history['test'][-1]:.2%}")

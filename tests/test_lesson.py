@@ -81,8 +81,8 @@ def test_the_printed_accuracy_is_on_the_test_pictures(alone):
 def test_loaders_deal_every_picture_once_in_a_new_order_each_epoch(mnist_subset):
     train_set, test_set = mnist_mlp.load_mnist(mnist_subset)
     torch.manual_seed(0)
-    for loader, labels in zip(mnist_mlp.make_loaders(train_set, test_set, batch_size=100),
-                              ("train-labels-idx1-ubyte", "t10k-labels-idx1-ubyte"), strict=True):
+    train_loader, _, test_loader = mnist_mlp.make_loaders(train_set, test_set, batch_size=100)
+    for loader, labels in ((train_loader, "train-labels-idx1-ubyte"), (test_loader, "t10k-labels-idx1-ubyte")):
         epochs = [torch.cat([batch_labels for _, batch_labels in loader]) for _ in range(2)]
         for dealt in epochs:
             assert sorted(dealt.tolist()) == sorted(read_idx(labels).tolist())
