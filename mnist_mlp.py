@@ -130,9 +130,10 @@ def make_optimizer(model, lr, total_steps):
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     # A one-cycle schedule: the learning rate rises from lr/25 to lr over the first 30% of the
     # steps, then falls almost to 0. Big steps while the weights are far from good, small ones to
-    # settle. Against Adam's usual constant 1e-3, it gave 0.9 percentage points more test
-    # accuracy (measured over seeds 0-9). cycle_momentum=False: it changes only the learning
-    # rate (by default it would also change beta1, a setting of how Adam averages its gradients).
+    # settle. Against Adam's usual constant 1e-3, it gave 0.8 percentage points more test
+    # accuracy (97.7% against 96.9%, seeds 0-4). cycle_momentum=False: it changes only the
+    # learning rate (by default it would also change beta1, a setting of how Adam averages its
+    # gradients).
     scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=total_steps,
                                                     cycle_momentum=False)
     return optimizer, scheduler
