@@ -37,30 +37,25 @@ def read(model, *pictures, plot=None):
 
 def read_each(network, pictures, plot):
     """read(), for a loaded network; plot=False draws nothing. Returns how many pictures could not be read."""
-    numbers, first = [], None
+    unread, first = 0, None
     for path in pictures:
         try:
             picture = read_picture(path)
         except (OSError, PictureError) as error:  # OSError: no such file, a folder, not a picture, ...
             print(f"{path}: {error.strerror if isinstance(error, OSError) and error.strerror else error}",
                   file=sys.stderr)
-            numbers.append(None)
+            unread += 1
             continue
         with torch.no_grad():
             probabilities = network(picture.digits).exp()  # [digits, 10]
         sureness, digits = probabilities.max(dim=1)
-        rows, start = [], 0
-        for count in picture.rows:
-            rows.append("".join(map(str, digits[start: start + count].tolist())))
-            start += count
-        numbers.append(" / ".join(rows))
+        number = " / ".join("".join(map(str, row.tolist())) for row in digits.split(picture.rows))
         each = (f"{digit} {sure:.0%}" for digit, sure in zip(digits.tolist(), sureness.tolist()))
-        print(f"{path}: {numbers[-1]} ({sureness[0]:.1%})" if len(digits) == 1 else
-              f"{path}: {numbers[-1]} ({', '.join(each)})")
+        print(f"{path}: {number} ({sureness[0]:.1%})" if len(digits) == 1 else f"{path}: {number} ({', '.join(each)})")
         first = first or (path, picture, digits, sureness)
     if first and plot is not False:
         plot_reading(*first, plot)
-    return numbers.count(None)
+    return unread
 
 
 def plot_reading(path, picture, digits, sureness, plot=None):

@@ -69,6 +69,17 @@ def test_read_of_good_pictures_exits_0_and_no_plot_saves_nothing(pictures, subse
     assert out.startswith(f"{pictures['one']}: 1 (")
 
 
+def test_two_rows_of_digits_print_as_two_numbers(subset_weights, tmp_path, capsys):
+    one, seven = [(0, 0, 0, 150)], [(-50, 0, 50, 0), (50, 0, -20, 150)]  # strokes around (0, 0)
+    page = Image.new("RGB", (500, 500), "white")
+    for (x, y), strokes in (((120, 60), one), ((330, 60), seven), ((150, 290), seven), ((360, 290), one)):
+        for x0, y0, x1, y1 in strokes:
+            ImageDraw.Draw(page).line((x + x0, y + y0, x + x1, y + y1), fill="black", width=20)
+    page.save(tmp_path / "rows.png")
+    status, out, _ = run(capsys, "read", "--model", subset_weights, "--no-plot", str(tmp_path / "rows.png"))
+    assert status == 0 and out.startswith(f"{tmp_path / 'rows.png'}: 17 / 71 (")
+
+
 def test_a_usage_error_exits_2(capsys):
     status, _, err = run(capsys, "read")
     assert status == 2 and "PICTURE" in err
