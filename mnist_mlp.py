@@ -1,10 +1,11 @@
 """Your first deep-learning program: a small neural network learns to read handwritten digits.
 
-It learns from MNIST's 60,000 labelled pictures of digits (28x28 pixels, grey), 128 at a time
-(a batch), three times over (three epochs), then reads the 10,000 test pictures, which it has
-never seen, and prints how many it got right (about 97.8%). It saves what it learned (its
-weights) to mnist_mlp.pt, and a picture to prediction.png: one test digit with the network's
-answer, and how the accuracy grew.
+It starts from random weights (a seed, --seed, picks them, and every other random choice),
+learns from MNIST's 60,000 labelled pictures of digits (28x28 pixels, grey), 128 at a time (a
+batch), three times over (three epochs), then reads the 10,000 test pictures, which it has never
+seen, and prints how many it got right (about 97.8%). It saves what it learned (its weights) to
+mnist_mlp.pt, and a picture to prediction.png: one test digit with the network's answer, and how
+the accuracy grew.
 
     pip install -r requirements.txt
     python mnist_mlp.py              # downloads MNIST (about 12 MB) into ./data the first time
@@ -115,14 +116,15 @@ class Net(nn.Module):
         logits = self.fc3(x)  # 10 raw scores ("logits"), one for each digit
         # log_softmax turns the scores into log-probabilities: the logs of ten probabilities
         # that add up to 1 (logs, because the loss in train() takes them, and they keep tiny
-        # probabilities precise). F.cross_entropy on logits does log_softmax and nll_loss in one.
+        # probabilities precise).
         return F.log_softmax(logits, dim=1)  # dim=1: over each picture's 10 scores
 
 
 # %% Training
 def make_optimizer(model, lr, total_steps):
     """The optimizer, which moves the weights at each step of learning, and its scheduler, which
-    sets the learning rate (how far the weights move) for each of the `total_steps` steps."""
+    sets the learning rate (how far the weights move) for each of the `total_steps` steps: one
+    step a batch, so the epochs times the batches in an epoch."""
     # The simplest optimizer, stochastic gradient descent (SGD), moves every weight by the
     # learning rate times its gradient on the batch. Adam, used here, also divides each weight's
     # step by the size of that weight's recent gradients, so that weights with small gradients
@@ -218,7 +220,8 @@ def plot_prediction(model, device, test_loader, history, path):
 def parse_args(argv=None):
     """The settings, from the command line (or from `argv`, a list of strings, if given)."""
     parser = argparse.ArgumentParser(description="Train a small network to read handwritten digits (MNIST).")
-    # %(default)s: argparse writes the setting's default there in --help.
+    # %(default)s: argparse writes the setting's default there in --help. metavar: the word --help
+    # shows for the value; action="store_true": a flag with no value, True when it is given.
     parser.add_argument("--epochs", type=int, default=3,
                         help="passes over all the training pictures (default: %(default)s)")
     parser.add_argument("--batch-size", type=int, default=128,
@@ -275,7 +278,8 @@ def main(args):
 
     print(f"Test accuracy: {history['test'][-1]:.2%} of the {len(test_set):,} test pictures")
     # A state_dict maps each layer's name to its weights: all it takes to rebuild the trained
-    # network later: model = Net(hidden_units) and model.load_state_dict(torch.load(PATH)).
+    # network later: model = Net(hidden_units) and model.load_state_dict(torch.load(PATH)), with
+    # map_location="cpu" in torch.load for weights saved on a GPU and loaded on a machine without one.
     torch.save(model.state_dict(), args.save_model)
     print(f"Saved the weights to {args.save_model}")
     if not args.no_plot:
