@@ -40,7 +40,7 @@ def load_mnist(data_dir):
     try:
         return (datasets.MNIST(data_dir, train=True, download=True),
                 datasets.MNIST(data_dir, train=False, download=True))
-    except RuntimeError as error:  # torchvision's, once every address it downloads from has failed
+    except RuntimeError as error:  # torchvision raises it once every address it downloads from fails
         reason = str(error).strip().splitlines()[-1]  # its last line says why, e.g. no network
         sys.exit(f"Could not download MNIST into {os.path.join(data_dir, 'MNIST', 'raw')} ({reason}). "
                  "Without internet, put MNIST's four files (train-images-idx3-ubyte, ...) in DIR/MNIST/raw/ "
@@ -52,7 +52,7 @@ def load_mnist(data_dir):
 # deviation: inputs centred on 0 with a spread of 1, which a network learns from faster and more
 # steadily than from pixels that are all 0 or above.
 MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
-# (MNIST_MEAN,): a tuple of one value, one for each colour channel; MNIST's pictures have one, grey.
+# (MNIST_MEAN,): a tuple with a value for each colour channel; MNIST's pictures have one, grey.
 normalize = transforms.Normalize((MNIST_MEAN,), (MNIST_STD,))
 
 
@@ -199,7 +199,8 @@ def plot_prediction(model, device, test_loader, history, path):
 
     # A figure with three plots (matplotlib calls each "axes") side by side, 13 x 4 inches.
     figure, (digit_axes, bar_axes, curve_axes) = plt.subplots(1, 3, figsize=(13, 4))
-    digit_axes.imshow(image[0].cpu().numpy(), cmap="gray")  # [28, 28]; imshow scales the values to fit
+    # [28, 28]; the normalised pixels go below 0, and imshow scales them from black to white.
+    digit_axes.imshow(image[0].cpu().numpy(), cmap="gray")
     digit_axes.set_title(f"Test digit {label}, read as {answer} ({probabilities[answer]:.1%})")
     digit_axes.axis("off")
     bar_axes.bar(range(10), probabilities, color=["tab:blue" if d == answer else "tab:gray" for d in range(10)])
