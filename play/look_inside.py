@@ -7,11 +7,10 @@ from torchvision.utils import make_grid
 from mnist_mlp import load_mnist, prepare
 
 
-def surest_mistakes(network, images, labels, count=8):
-    """The `count` pictures the network reads wrong with the highest probability, surest first:
-    their places in `images` (normalised, [N, 1, 28, 28]), what it read, and how sure it was (0-1)."""
-    with torch.no_grad():
-        sureness, readings = network(images).exp().max(dim=1)
+def surest_mistakes(probabilities, labels, count=8):
+    """The `count` pictures the network reads wrong with the highest probability, surest first,
+    from its `probabilities` [N, 10] for them: their places, what it read, and how sure it was (0-1)."""
+    sureness, readings = probabilities.max(dim=1)
     wrong = (readings != labels).nonzero()[:, 0]
     surest = wrong[sureness[wrong].argsort(descending=True)[:count]]
     return surest, readings[surest], sureness[surest]
@@ -32,9 +31,10 @@ def inside(network, data_dir, plot=None):
     _, test_set = load_mnist(data_dir)
     images, labels = prepare(test_set.data), test_set.targets
     with torch.no_grad():
-        correct = int((network(images).argmax(dim=1) == labels).sum())
+        probabilities = network(images).exp()  # [10,000, 10]
+    correct = int((probabilities.argmax(dim=1) == labels).sum())
     print(f"Test accuracy: {correct / len(labels):.2%} of the {len(labels):,} test pictures")
-    places, readings, sureness = surest_mistakes(network, images, labels)
+    places, readings, sureness = surest_mistakes(probabilities, labels)
     mistakes = [f"{label} read as {reading} ({sure:.1%})"
                 for label, reading, sure in zip(labels[places].tolist(), readings.tolist(), sureness.tolist())]
     print(f"Its surest mistakes: {', '.join(mistakes[:3])}")
