@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader, TensorDataset
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from mnist_mlp import Net, load_mnist, make_loaders, make_optimizer, normalize, test, train  # noqa: E402
+from mnist_mlp import Net, load_mnist, make_optimizer, normalize, prepare, test, train  # noqa: E402
 
 
 def augment(images):
@@ -73,7 +73,7 @@ def main():
 
     torch.manual_seed(args.seed)
     train_set, test_set = load_mnist(args.data_dir)
-    *_, test_loader = make_loaders(train_set, test_set, batch_size=1000)
+    test_loader = DataLoader(TensorDataset(prepare(test_set.data), test_set.targets), batch_size=1000)
     # Augmented before normalising: the pen and the paper as 0-1 ink, as the photo cleanup sees them.
     train_loader = DataLoader(TensorDataset(train_set.data.unsqueeze(1) / 255, train_set.targets),
                               batch_size=128, shuffle=True)
